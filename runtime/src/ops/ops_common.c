@@ -1,0 +1,61 @@
+/*
+ * ops_common.c — helpers every op family uses: broadcasting, axis normalization, reading
+ * integer operands, checked element counts.
+ */
+#include "../ops.h"
+
+#include <stdint.h>
+
+rt_status rt__broadcast_shape(const rt_node *n, const rt_tensor *a, const rt_tensor *b,
+                              rt_tensor *out, rt_error *err) {
+  int rank = a->rank > b->rank ? a->rank : b->rank;
+  for (int i = 0; i < rank; i++) {
+    int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+    int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+    if (da != db && da != 1 && db != 1)
+      return rt__errorf(err, RT_ERR_SHAPE,
+                        "node '%s': shapes cannot broadcast (dim %d: %lld vs %lld)", n->name, i,
+                        (long long)da, (long long)db);
+    out->dims[i] = da == 1 ? db : da;
+  }
+  out->rank = rank;
+  return RT_OK;
+}
+
+int64_t rt__tensor_get_int(const rt_tensor *t, int64_t i) {
+  switch (t->dtype) {
+  case RT_DT_I32: return ((const int32_t *)t->data)[i];
+  case RT_DT_F32: return (int64_t)((const float *)t->data)[i];
+  case RT_DT_BOOL: return ((const uint8_t *)t->data)[i];
+  default: return 0;
+  }
+}
+
+bool rt__norm_axis(int64_t axis, int rank, int *out) {
+  if (axis < -rank || axis >= rank || (rank == 0 && axis != 0 && axis != -1))
+    return false;
+  *out = (int)(axis < 0 ? axis + rank : axis);
+  if (rank == 0)
+    *out = 0;
+  return true;
+}
+
+void rt__set_shape(rt_tensor *t, rt_dtype dt, int rank, const int64_t *dims) {
+  t->dtype = dt;
+  t->rank = rank;
+  for (int i = 0; i < rank; i++)
+    t->dims[i] = dims[i];
+}
+
+bool rt__checked_numel(const int64_t *dims, int rank, int64_t *out) {
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] < 0)
+      return false;
+    if (dims[i] && n > INT32_MAX / dims[i])
+      return false;
+    n *= dims[i];
+  }
+  *out = n;
+  return true;
+}
