@@ -301,8 +301,9 @@ static rt_status plan_build(rt_session *s, const rt_tensor *inputs, int n_inputs
       os->state = SLOT_CONST;
       continue;
     }
-    if (!strcmp(nd->op_name, "Placeholder")) {
-      int ii = input_index_of_node(m, ni);
+    int ii = input_index_of_node(m, ni);
+    if (ii >= 0 || !strcmp(nd->op_name, "Placeholder")) {
+      /* Model inputs (Placeholder, or PlaceholderWithDefault as TF.js allows) are bound. */
       if (ii < 0) {
         st = rt__errorf(err, RT_ERR_INVALID_ARG,
                         "%s: node '%s' is a Placeholder that is not a model input", g->path,

@@ -107,7 +107,7 @@ static rt_status make_io(rt_model *m, rt_error *err) {
       io->rank = gi->shape.rank;
       for (int d = 0; d < RT_MAX_RANK; d++)
         io->dims[d] = d < gi->shape.rank ? gi->shape.dims[d] : 0;
-      if (!pass && strcmp(g->nodes[gi->ref.node].op_name, "Placeholder"))
+      if (!pass && strncmp(g->nodes[gi->ref.node].op_name, "Placeholder", 11))
         return rt__errorf(err, RT_ERR_PARSE, "%s: input '%s' is node '%s', not a Placeholder",
                           g->path, gi->name, g->nodes[gi->ref.node].name);
     }
