@@ -1277,6 +1277,15 @@ static rt_status lg_io_from_signature(lg_ctx *c, json_t *entries, bool input, rt
 static rt_status lg_build_io(lg_ctx *c, json_t *root) {
   rt_graph *g = c->g;
   json_t *sig = json_object_get(root, "signature");
+  /* TF.js prefers userDefinedMetadata.signature when present (graph_model.js); the converter
+   * puts it there for models saved with metadata, and the names users see come from it. */
+  json_t *meta = json_object_get(root, "userDefinedMetadata");
+  if (meta && !json_is_null(meta) && !json_is_object(meta))
+    return rt__errorf(c->err, RT_ERR_PARSE, "%s: 'userDefinedMetadata' is not an object",
+                      c->file);
+  json_t *meta_sig = json_object_get(meta, "signature");
+  if (meta_sig && !json_is_null(meta_sig))
+    sig = meta_sig;
   if (sig && !json_is_null(sig) && !json_is_object(sig))
     return rt__errorf(c->err, RT_ERR_PARSE, "%s: 'signature' is not an object", c->file);
   rt_status st =
