@@ -359,6 +359,8 @@ static rt_status plan_build(rt_session *s, const rt_tensor *inputs, int n_inputs
     }
     if (nd->op->flops)
       p->flops += nd->op->flops(&k);
+    if (nd->op->flags & RT_OP_SHAPE_ONLY)
+      all_known = true;
     if (all_known && !(nd->op->flags & (RT_OP_NOFOLD | RT_OP_CONTROL)) &&
         total <= RT_FOLD_MAX_ELEMS) {
       /* Shape-derived values: compute now, once per plan. */
@@ -549,8 +551,9 @@ rt_status rt_session_run(rt_session *s, const rt_tensor *inputs, int n_inputs,
                  .n_out = nd->n_outputs, .out = s->kout, .err = err};
     if (!step->dynamic) {
       for (int j = 0; j < nd->n_outputs; j++) {
+        /* The arena may have moved since planning (a later plan grew it). */
+        os[j].t.data = s->arena + os[j].offset;
         s->kout[j] = os[j].t;
-        s->kout[j].data = s->arena + os[j].offset;
       }
       k.scratch_bytes = step->scratch_bytes;
       k.scratch = step->scratch_bytes ? s->arena + step->scratch_off : NULL;

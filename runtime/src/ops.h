@@ -40,6 +40,7 @@ typedef struct rt_kctx {
 enum {
   RT_OP_NOFOLD = 1 << 0,  /* never constant-fold (Placeholder, control flow) */
   RT_OP_CONTROL = 1 << 1, /* control-flow op, run by the dataflow executor */
+  RT_OP_SHAPE_ONLY = 1 << 2, /* output depends on input shapes only (Shape, Size, Rank) */
 };
 
 typedef struct rt_op_def {

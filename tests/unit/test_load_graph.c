@@ -1079,14 +1079,15 @@ Test(graph, real_model_emotion) {
 
   cr_assert_eq(g->n_nodes, 45);
   cr_assert_eq(g->n_inputs, 1);
-  cr_assert_str_eq(g->inputs[0].name, "input_1");
+  /* emotion keeps its signature in userDefinedMetadata: TF.js names come from its keys. */
+  cr_assert_str_eq(g->inputs[0].name, "input_1:0");
   cr_assert_eq(g->inputs[0].dtype, RT_DT_F32);
   cr_assert_eq(g->inputs[0].shape.rank, 4);
   const int64_t dims[4] = {-1, 64, 64, 1};
   for (int d = 0; d < 4; d++)
     cr_assert_eq(g->inputs[0].shape.dims[d], dims[d]);
   cr_assert_eq(g->n_outputs, 1);
-  cr_assert_str_eq(g->outputs[0].name, "Identity");
+  cr_assert_str_eq(g->outputs[0].name, "Identity:0");
 
   const rt_node *b = node(g, "unknown_44");
   cr_assert_eq(b->value.dtype, RT_DT_F32);
