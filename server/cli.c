@@ -101,9 +101,18 @@ int srv_cli_inspect(int argc, char **argv) {
   char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   puts(txt);
   free(txt);
+  int rc = 0;
+  if (json_array_size(unsup) > 0) {
+    /* The JSON above lists every op we lack; the exit status and one line say which node. */
+    rt_model *strict = NULL;
+    if (rt_model_load(argv[0], NULL, &strict, &err) != RT_OK)
+      fprintf(stderr, "orchard inspect: %s\n", err.msg);
+    rt_model_destroy(strict);
+    rc = 1;
+  }
   json_decref(o);
   rt_model_destroy(m);
-  return 0;
+  return rc;
 }
 
 static void sanitize(char *dst, size_t cap, const char *name) {
