@@ -589,3 +589,28 @@ rt_status rt_session_run(rt_session *s, const rt_tensor *inputs, int n_inputs,
     outputs[i] = slot_of(s, p, g->outputs[i].ref)->t;
   return RT_OK;
 }
+
+/* ---- output facts for inspect and metadata ---- */
+rt_status rt__plan_output_shapes(const rt_model *m, const rt_tensor *inputs, int n_inputs,
+                                 rt_tensor *outs, bool *known, rt_error *err) {
+  rt_session *s;
+  rt_status st = rt_session_create(m, &s, err);
+  if (st != RT_OK)
+    return st;
+  rt_plan *p = NULL;
+  if (s->flow)
+    st = rt__errorf(err, RT_ERR_UNSUPPORTED, "control flow: output shapes depend on data");
+  else if ((st = check_inputs(m, inputs, n_inputs, err)) == RT_OK)
+    st = plan_build(s, inputs, n_inputs, &p, err);
+  if (st == RT_OK) {
+    for (int i = 0; i < m->g->n_outputs; i++) {
+      const rt_slot *os = slot_of(s, p, m->g->outputs[i].ref);
+      known[i] = os->state != SLOT_DYN;
+      outs[i] = os->t;
+      outs[i].data = NULL;
+    }
+  }
+  plan_destroy(p);
+  rt_session_destroy(s);
+  return st;
+}

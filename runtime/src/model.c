@@ -115,6 +115,49 @@ static rt_status make_io(rt_model *m, rt_error *err) {
   return RT_OK;
 }
 
+/* Output dtypes and shapes as planning finds them: once at small input sizes and once at
+ * larger ones (batch 1 vs 2, unknown spatial dims 224 vs 256). Dims that differ depend on the
+ * input and are reported as -1, so the batch dimension stays symbolic. A declared signature
+ * shape is kept where planning cannot decide. Failing here is not an error: a model whose
+ * shapes only data decides simply keeps what its file declared. */
+static void infer_outputs(rt_model *m) {
+  rt_graph *g = m->g;
+  int ni = g->n_inputs, no = g->n_outputs;
+  rt_tensor *in = calloc((size_t)ni + 1, sizeof *in);
+  rt_tensor *o1 = calloc((size_t)no + 1, sizeof *o1), *o2 = calloc((size_t)no + 1, sizeof *o2);
+  bool *k1 = calloc((size_t)no + 1, sizeof *k1), *k2 = calloc((size_t)no + 1, sizeof *k2);
+  rt_error err;
+  if (!in || !o1 || !o2 || !k1 || !k2)
+    goto done;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < ni; i++) {
+      const rt_io_info *io = &m->inputs[i];
+      if (io->rank < 0)
+        goto done;
+      in[i] = (rt_tensor){.dtype = io->dtype, .rank = io->rank};
+      for (int d = 0; d < io->rank; d++)
+        in[i].dims[d] = io->dims[d] >= 0 ? io->dims[d] : d == 0 ? 1 + pass : 224 + 32 * pass;
+    }
+    if (rt__plan_output_shapes(m, in, ni, pass ? o2 : o1, pass ? k2 : k1, &err) != RT_OK)
+      goto done;
+  }
+  for (int i = 0; i < no; i++) {
+    if (!k1[i] || !k2[i] || o1[i].rank != o2[i].rank)
+      continue;
+    rt_io_info *io = &m->outputs[i];
+    io->dtype = o1[i].dtype;
+    io->rank = o1[i].rank;
+    for (int d = 0; d < io->rank; d++)
+      io->dims[d] = o1[i].dims[d] == o2[i].dims[d] ? o1[i].dims[d] : -1;
+  }
+done:
+  free(in);
+  free(o1);
+  free(o2);
+  free(k1);
+  free(k2);
+}
+
 rt_status rt_model_load(const char *path, const rt_model_params *params, rt_model **out,
                         rt_error *err) {
   char file[PATH_MAX], dir[PATH_MAX];
@@ -153,6 +196,11 @@ rt_status rt_model_load(const char *path, const rt_model_params *params, rt_mode
   if ((st = make_io(m, err)) != RT_OK || (st = collect_facts(m, err)) != RT_OK ||
       (st = rt__model_compile(m, &p, err)) != RT_OK)
     goto error;
+  bool complete = true;
+  for (int i = 0; i < m->n_hist; i++)
+    complete &= m->hist[i].supported;
+  if (complete)
+    infer_outputs(m);
   *out = m;
   return RT_OK;
 error:

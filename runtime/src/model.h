@@ -24,6 +24,11 @@ struct rt_model {
  * Fills m->order. On failure the message names the file and node. */
 rt_status rt__model_compile(rt_model *m, const rt_model_params *p, rt_error *err);
 
+/* exec.c: output dtypes/shapes a plan at these input shapes gives (known[i] false where only
+ * data decides them). */
+rt_status rt__plan_output_shapes(const rt_model *m, const rt_tensor *inputs, int n_inputs,
+                                 rt_tensor *outs, bool *known, rt_error *err);
+
 /* exec_flow.c: the dataflow executor for graphs with control flow (Switch/Merge,
  * Enter/Exit/NextIteration/LoopCond frames, TensorArray/TensorList). Shapes are found at run
  * time and tensors live in memory the flow object keeps between runs. One per session. */
