@@ -259,6 +259,14 @@ rt_status rt__model_compile(rt_model *m, const rt_model_params *p, rt_error *err
   for (int i = 0; i < n; i++)
     if (live[order[i]])
       order[m->n_order++] = order[i];
+  /* Pack weights once, now that folding has made every constant input a Const. */
+  for (int i = 0; i < m->n_order; i++) {
+    rt_node *nd = &g->nodes[order[i]];
+    if (nd->op && nd->op->pack && (st = nd->op->pack(g, nd, err)) != RT_OK) {
+      prefix_path(g, err);
+      goto done;
+    }
+  }
   m->order = order;
   m->n_live = m->n_order;
   order = NULL;

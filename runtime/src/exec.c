@@ -38,6 +38,7 @@ typedef struct rt_step {
   int node;
   bool dynamic;
   size_t scratch_off, scratch_bytes;
+  void *state; /* from the op's plan() hook */
 } rt_step;
 
 typedef struct rt_plan {
@@ -74,6 +75,7 @@ struct rt_session {
   size_t arena_cap;
   rt_dyn_block *dyn, *dyn_cur;
   rt_flow *flow; /* graphs with control flow run here instead of through plans */
+  rt_threadpool *tp;
 };
 
 /* ---- dynamic region ---- */
@@ -112,12 +114,32 @@ static void *dyn_alloc(rt_session *s, size_t n) {
 }
 
 /* ---- session ---- */
+rt_session_params rt_session_default_params(void) {
+  return (rt_session_params){.intra_op_threads = 1};
+}
+
 rt_status rt_session_create(const rt_model *m, rt_session **out, rt_error *err) {
+  return rt_session_create_ex(m, NULL, out, err);
+}
+
+rt_status rt_session_create_ex(const rt_model *m, const rt_session_params *params,
+                               rt_session **out, rt_error *err) {
+  rt_session_params sp = params ? *params : rt_session_default_params();
   *out = NULL;
+  if (sp.intra_op_threads < 0 || sp.intra_op_threads > 1024)
+    return rt__errorf(err, RT_ERR_INVALID_ARG, "intra_op_threads %d out of range [0, 1024]",
+                      sp.intra_op_threads);
   rt_session *s = calloc(1, sizeof *s);
   if (!s)
     return rt__errorf(err, RT_ERR_NOMEM, "out of memory creating a session");
   s->m = m;
+  if (sp.intra_op_threads > 1) {
+    rt_status st = rt__threadpool_create(sp.intra_op_threads, &s->tp, err);
+    if (st != RT_OK) {
+      free(s);
+      return st;
+    }
+  }
   const rt_graph *g = m->g;
   s->slot_base = malloc((size_t)(g->n_nodes + 1) * sizeof *s->slot_base);
   if (!s->slot_base)
@@ -149,9 +171,14 @@ oom:
   return rt__errorf(err, RT_ERR_NOMEM, "out of memory creating a session");
 }
 
-static void plan_destroy(rt_plan *p) {
+static void plan_destroy(const rt_model *m, rt_plan *p) {
   if (!p)
     return;
+  for (int i = 0; i < p->n_steps; i++) {
+    const rt_op_def *op = m->g->nodes[p->steps[i].node].op;
+    if (p->steps[i].state && op->unplan)
+      op->unplan(p->steps[i].state);
+  }
   free(p->slots);
   free(p->steps);
   rt__pool_destroy(p->pool);
@@ -162,12 +189,13 @@ void rt_session_destroy(rt_session *s) {
   if (!s)
     return;
   for (int i = 0; i < s->n_plans; i++)
-    plan_destroy(s->plans[i]);
+    plan_destroy(s->m, s->plans[i]);
   for (rt_dyn_block *b = s->dyn, *n; b; b = n) {
     n = b->next;
     free(b);
   }
   rt__flow_destroy(s->flow);
+  rt__threadpool_destroy(s->tp);
   free(s->arena);
   free(s->kin);
   free(s->kout);
@@ -388,6 +416,12 @@ static rt_status plan_build(rt_session *s, const rt_tensor *inputs, int n_inputs
     }
     step->scratch_bytes = k.scratch_bytes;
     p->n_steps++;
+    if (nd->op->plan) {
+      k.tp = s->tp;
+      if ((st = nd->op->plan(&k)) != RT_OK)
+        goto error;
+      step->state = k.state;
+    }
   }
 
   /* Liveness: the last step that reads each arena slot; model outputs live to the end. */
@@ -436,7 +470,7 @@ static rt_status plan_build(rt_session *s, const rt_tensor *inputs, int n_inputs
   return RT_OK;
 error:
   free(act);
-  plan_destroy(p);
+  plan_destroy(m, p);
   return st;
 }
 
@@ -461,7 +495,7 @@ static rt_status get_plan(rt_session *s, const rt_tensor *inputs, int n, rt_plan
     size_t need = p->arena_bytes;
     unsigned char *a = aligned_alloc(64, (need + 63) & ~(size_t)63);
     if (!a) {
-      plan_destroy(p);
+      plan_destroy(s->m, p);
       return rt__errorf(err, RT_ERR_NOMEM, "out of memory: arena of %zu bytes", need);
     }
     free(s->arena);
@@ -473,7 +507,7 @@ static rt_status get_plan(rt_session *s, const rt_tensor *inputs, int n, rt_plan
     for (int i = 1; i < s->n_plans; i++)
       if (s->plans[i]->last_used < s->plans[lru]->last_used)
         lru = i;
-    plan_destroy(s->plans[lru]);
+    plan_destroy(s->m, s->plans[lru]);
     s->plans[lru] = s->plans[--s->n_plans];
   }
   p->last_used = s->tick;
@@ -548,7 +582,8 @@ rt_status rt_session_run(rt_session *s, const rt_tensor *inputs, int n_inputs,
     for (int j = 0; j < nd->n_inputs; j++)
       s->kin[j] = slot_of(s, p, nd->inputs[j])->t;
     rt_kctx k = {.node = nd, .params = nd->params, .n_in = nd->n_inputs, .in = s->kin,
-                 .n_out = nd->n_outputs, .out = s->kout, .err = err};
+                 .n_out = nd->n_outputs, .out = s->kout, .err = err, .tp = s->tp,
+                 .state = step->state};
     if (!step->dynamic) {
       for (int j = 0; j < nd->n_outputs; j++) {
         /* The arena may have moved since planning (a later plan grew it). */
@@ -610,7 +645,7 @@ rt_status rt__plan_output_shapes(const rt_model *m, const rt_tensor *inputs, int
       outs[i].data = NULL;
     }
   }
-  plan_destroy(p);
+  plan_destroy(m, p);
   rt_session_destroy(s);
   return st;
 }

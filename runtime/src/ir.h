@@ -114,6 +114,7 @@ typedef struct rt_graph {
   int n_inputs, n_outputs;
   rt_graph_io *inputs;
   rt_graph_io *outputs;
+  size_t packed_bytes; /* added to by ops' pack() hooks */
   /* weights buffer(s) referenced by Const values are allocated from the pool */
 } rt_graph;
 

@@ -238,4 +238,5 @@ int rt_model_op_histogram(const rt_model *m, const rt_op_count **out) {
 }
 int64_t rt_model_param_count(const rt_model *m) { return m->param_count; }
 size_t rt_model_weight_bytes(const rt_model *m) { return m->weight_bytes; }
+size_t rt_model_packed_weight_bytes(const rt_model *m) { return m->g->packed_bytes; }
 int rt_model_num_nodes(const rt_model *m) { return m->n_live; }

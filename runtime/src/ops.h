@@ -25,6 +25,17 @@
 
 #include "ir.h"
 
+/* Intra-op threads of one session (threadpool.c). rt__parallel_for runs fn over [0, n) in
+ * chunks of at least `grain`, on the pool's threads and the caller; with tp NULL or one thread
+ * it is a plain call fn(ctx, 0, n). Kernels split work by output index ranges so results do
+ * not depend on the thread count. */
+typedef struct rt_threadpool rt_threadpool;
+typedef void (*rt_range_fn)(void *ctx, int64_t begin, int64_t end);
+rt_status rt__threadpool_create(int n_threads, rt_threadpool **out, rt_error *err);
+void rt__threadpool_destroy(rt_threadpool *tp);
+int rt__threadpool_size(const rt_threadpool *tp);
+void rt__parallel_for(rt_threadpool *tp, int64_t n, int64_t grain, rt_range_fn fn, void *ctx);
+
 typedef struct rt_kctx {
   const rt_node *node;
   const void *params; /* node->params */
@@ -35,6 +46,8 @@ typedef struct rt_kctx {
   size_t scratch_bytes; /* shape() sets it; run() gets that much in `scratch` (64-aligned) */
   void *scratch;
   rt_error *err;
+  rt_threadpool *tp; /* may be NULL (plan-time folding, control flow) */
+  void *state;       /* per-plan state made by the op's plan() hook, or NULL */
 } rt_kctx;
 
 enum {
@@ -54,6 +67,14 @@ typedef struct rt_op_def {
   rt_status (*run)(rt_kctx *k);
   double (*flops)(const rt_kctx *k); /* per whole op at these shapes; NULL = ~0 */
   unsigned flags;
+  /* Optional, once per model after folding: re-lay constant weights out for the kernel into
+   * g->pool (read-only afterwards, shared by every session) and add their size to
+   * g->packed_bytes. */
+  rt_status (*pack)(rt_graph *g, rt_node *n, rt_error *err);
+  /* Optional, once per (session, plan) after shape(): make per-plan state (e.g. a oneDNN
+   * primitive for these shapes) into k->state; unplan frees it. */
+  rt_status (*plan)(rt_kctx *k);
+  void (*unplan)(void *state);
 } rt_op_def;
 
 /* Lookup by TF op name; NULL when we cannot run it. */

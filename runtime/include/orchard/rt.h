@@ -112,12 +112,23 @@ typedef struct rt_op_count {
 int rt_model_op_histogram(const rt_model *m, const rt_op_count **out);
 int64_t rt_model_param_count(const rt_model *m);
 size_t rt_model_weight_bytes(const rt_model *m);
+/* Bytes of weights re-laid-out for the kernels at load (owned by the model, shared by all
+ * sessions). */
+size_t rt_model_packed_weight_bytes(const rt_model *m);
 int rt_model_num_nodes(const rt_model *m); /* after folding and dead-node elimination */
 
 /* FLOPs for one example at the given input shapes (unknown dims use `inputs`). */
 rt_status rt_model_flops(const rt_model *m, const rt_tensor *inputs, int n_inputs,
                          double *flops_out, rt_error *err);
 
+typedef struct rt_session_params {
+  int intra_op_threads; /* threads one inference uses; 0 = 1 */
+} rt_session_params;
+
+rt_session_params rt_session_default_params(void);
+rt_status rt_session_create_ex(const rt_model *m, const rt_session_params *params,
+                               rt_session **out, rt_error *err);
+/* rt_session_create_ex with default params (one thread). */
 rt_status rt_session_create(const rt_model *m, rt_session **out, rt_error *err);
 void rt_session_destroy(rt_session *s);
 
