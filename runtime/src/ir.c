@@ -154,6 +154,29 @@ int rt__dtype_from_js(const char *s) {
   return -1;
 }
 
+/* IEEE 754 binary16 -> binary32, exactly (every half is a float). */
+float rt__half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0 && man == 0) {
+    bits = sign;
+  } else if (exp == 0) { /* subnormal half: normalize into a float32 normal */
+    uint32_t e = 113;
+    while (!(man & 0x400u)) {
+      man <<= 1;
+      e--;
+    }
+    bits = sign | (e << 23) | ((man & 0x3ffu) << 13);
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (man << 13);
+  } else {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 /* ---- graph ---- */
 rt_graph *rt__graph_create(const char *format, const char *path) {
   rt_graph *g = calloc(1, sizeof *g);

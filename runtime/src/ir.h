@@ -146,6 +146,8 @@ rt_status rt__node_set_inputs(rt_graph *g, int node, const rt_ref *refs, int n);
 /* dtype from a TF enum string ("DT_FLOAT") or TF.js dtype ("float32"); -1 if unknown. */
 int rt__dtype_from_tf(const char *s);
 int rt__dtype_from_js(const char *s);
+/* float16 weights (quantization "float16") to float32, exactly. */
+float rt__half_to_float(uint16_t h);
 
 /* Graph loaders: fill a fresh graph from a parsed model.json. `dir` is the directory the
  * weight shards are relative to. Both set g->inputs/outputs. */

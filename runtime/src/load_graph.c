@@ -354,27 +354,6 @@ static const char *lg_base64(rt_pool *pool, const char *s, unsigned char **out, 
   return NULL;
 }
 
-static float lg_half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0 && man == 0) {
-    bits = sign;
-  } else if (exp == 0) {
-    uint32_t e = 113;
-    while (!(man & 0x400u)) {
-      man <<= 1;
-      e--;
-    }
-    bits = sign | (e << 23) | ((man & 0x3ffu) << 13);
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (man << 13);
-  } else {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 /* ---- shapes and tensors ---- */
 
@@ -506,7 +485,7 @@ static const char *lg_parse_tensor(lg_ctx *c, const json_t *v, rt_tensor *t) {
         memcpy(&d, &u, 8);
         lg_store(t, i, d, 0, false);
       } else if (!strcmp(tname, "DT_HALF")) {
-        lg_store(t, i, lg_half_to_float((uint16_t)u), 0, false);
+        lg_store(t, i, rt__half_to_float((uint16_t)u), 0, false);
       } else if (!strcmp(tname, "DT_INT8")) {
         lg_store(t, i, 0, (int8_t)u, true);
       } else if (!strcmp(tname, "DT_INT16")) {
@@ -541,7 +520,7 @@ static const char *lg_parse_tensor(lg_ctx *c, const json_t *v, rt_tensor *t) {
       if (!lg_parse_i64(e, &iv))
         return "tensor value is not an integer";
       if (which == 5)
-        lg_store(t, i, lg_half_to_float((uint16_t)iv), 0, false);
+        lg_store(t, i, rt__half_to_float((uint16_t)iv), 0, false);
       else
         lg_store(t, i, 0, iv, true);
     }

@@ -167,27 +167,6 @@ static rt_status wt_parse_spec(const rt_graph *g, json_t *w, int gi, int wi, wt_
 }
 
 /* Exact IEEE binary16 -> binary32, the same bits TF.js's table decoder produces. */
-static float wt_half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0 && man == 0) {
-    bits = sign;
-  } else if (exp == 0) { /* subnormal half: normalize into a float32 normal */
-    uint32_t e = 113;
-    while (!(man & 0x400u)) {
-      man <<= 1;
-      e--;
-    }
-    bits = sign | (e << 23) | ((man & 0x3ffu) << 13);
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (man << 13);
-  } else {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 /* q*scale+min in double as JavaScript evaluates it; the volatile keeps the compiler from
  * fusing it into an FMA, which would round differently from TF.js. */
@@ -270,7 +249,7 @@ static rt_status wt_decode(rt_graph *g, wt_stream *st, const wt_spec *s, rt_weig
     for (size_t i = 0; i < cnt; i++) {
       uint16_t q = qsize == 1 ? buf[i] : (uint16_t)(buf[2 * i] | (buf[2 * i + 1] << 8));
       if (s->quant == WT_Q_FLOAT16)
-        ((float *)w->t.data)[done + (int64_t)i] = wt_half_to_float(q);
+        ((float *)w->t.data)[done + (int64_t)i] = rt__half_to_float(q);
       else if (s->dtype == RT_DT_F32)
         ((float *)w->t.data)[done + (int64_t)i] = (float)wt_affine(q, s->scale, s->min);
       else
