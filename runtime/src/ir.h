@@ -115,6 +115,7 @@ typedef struct rt_graph {
   rt_graph_io *inputs;
   rt_graph_io *outputs;
   size_t packed_bytes; /* added to by ops' pack() hooks */
+  int64_t n_params;    /* float weights in the manifest, counted by rt__load_weights */
   /* weights buffer(s) referenced by Const values are allocated from the pool */
 } rt_graph;
 

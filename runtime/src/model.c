@@ -83,6 +83,8 @@ static rt_status collect_facts(rt_model *m, rt_error *err) {
     }
   }
   qsort(m->hist, (size_t)m->n_hist, sizeof *m->hist, hist_cmp);
+  if (g->n_params > 0)
+    m->param_count = g->n_params;
   return RT_OK;
 }
 

@@ -397,6 +397,11 @@ rt_status rt__load_weights(rt_graph *g, json_t *manifest, const char *dir, rt_we
   free(specs);
   if (rs != RT_OK)
     return rs;
+  /* Counted here, before any loader folds weights together (BatchNorm), so the count is
+   * the model's as TF.js's countParams() gives it. */
+  for (size_t i = 0; i < total; i++)
+    if (res[i].t.dtype == RT_DT_F32)
+      g->n_params += rt_tensor_numel(&res[i].t);
   *out = res;
   *n_out = (int)total;
   return RT_OK;
