@@ -1,6 +1,7 @@
 /*
  * cli.c — the offline subcommands: `orchard inspect MODEL` (JSON facts about a model) and
- * `orchard run MODEL --input NAME=FILE.npy ... --output-dir DIR` (one inference to .npy files).
+ * `orchard run MODEL --input NAME=FILE.npy ... --output-dir DIR [--threads T]` (one inference to
+ * .npy files; T intra-op threads, default 1 so that parallel conformance runs do not contend).
  * Errors print one line naming the file, node, weight or input, and exit non-zero.
  */
 #include "cli.h"
@@ -15,11 +16,11 @@
 #include <time.h>
 
 static json_t *io_json(const rt_io_info *io) {
-  json_t *shape = json_array();
+  json_t *shape = io->rank < 0 ? json_null() : json_array(); /* null: rank unknown */
   for (int d = 0; d < io->rank; d++)
     json_array_append_new(shape, json_integer(io->dims[d]));
   return json_pack("{s:s, s:s, s:o}", "name", io->name, "dtype", rt_dtype_name(io->dtype),
-                   "shape", io->rank < 0 ? json_null() : shape);
+                   "shape", shape);
 }
 
 /* The shape inspect and bench use for unknown dims: batch 1, spatial 256, else 1. */
@@ -71,6 +72,8 @@ int srv_cli_inspect(int argc, char **argv) {
   json_object_set_new(o, "nodes_after_folding", json_integer(rt_model_num_nodes(m)));
   json_object_set_new(o, "parameters", json_integer(rt_model_param_count(m)));
   json_object_set_new(o, "weight_bytes", json_integer((json_int_t)rt_model_weight_bytes(m)));
+  json_object_set_new(o, "packed_weight_bytes",
+                      json_integer((json_int_t)rt_model_packed_weight_bytes(m)));
 
   int n_in = rt_model_num_inputs(m);
   rt_tensor *shapes = calloc((size_t)n_in + 1, sizeof *shapes);
@@ -92,6 +95,7 @@ int srv_cli_inspect(int argc, char **argv) {
     json_object_set_new(o, "arena_bytes", json_integer((json_int_t)arena));
   } else {
     json_object_set_new(o, "flops_per_example", json_null());
+    json_object_set_new(o, "arena_bytes", json_null());
     if (json_array_size(unsup) == 0)
       json_object_set_new(o, "plan_error", json_string(err.msg));
   }
@@ -128,7 +132,7 @@ static void sanitize(char *dst, size_t cap, const char *name) {
 int srv_cli_run(int argc, char **argv) {
   const char *model_path = NULL, *out_dir = NULL;
   const char **in_specs = calloc((size_t)argc + 1, sizeof *in_specs);
-  int n_specs = 0, rc = 1, repeat = 1;
+  int n_specs = 0, rc = 1, repeat = 1, threads = 1;
   rt_model *m = NULL;
   rt_session *s = NULL;
   rt_tensor *ins = NULL, *outs = NULL;
@@ -146,7 +150,17 @@ int srv_cli_run(int argc, char **argv) {
       out_dir = a + 13;
     else if (!strcmp(a, "--repeat") && i + 1 < argc)
       repeat = atoi(argv[++i]);
-    else if (a[0] == '-' && a[1]) {
+    else if ((!strcmp(a, "--threads") && i + 1 < argc) || !strncmp(a, "--threads=", 10)) {
+      const char *v = a[9] == '=' ? a + 10 : argv[++i];
+      char *end;
+      long t = strtol(v, &end, 10);
+      if (!*v || *end || t < 1 || t > 1024) {
+        fprintf(stderr, "orchard run: --threads %s: want an integer in [1, 1024]\n", v);
+        rc = 2;
+        goto done;
+      }
+      threads = (int)t;
+    }    else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "orchard run: unknown flag '%s'\n", a);
       rc = 2;
       goto done;
@@ -159,7 +173,8 @@ int srv_cli_run(int argc, char **argv) {
     }
   }
   if (!model_path || !out_dir || repeat < 1) {
-    fprintf(stderr, "usage: orchard run MODEL --input NAME=FILE.npy ... --output-dir DIR\n");
+    fprintf(stderr, "usage: orchard run MODEL --input NAME=FILE.npy ... --output-dir DIR "
+                    "[--threads T]\n");
     rc = 2;
     goto done;
   }
@@ -211,7 +226,9 @@ int srv_cli_run(int argc, char **argv) {
     fprintf(stderr, "orchard run: %s: %s\n", out_dir, strerror(errno));
     goto done;
   }
-  if (rt_session_create(m, &s, &err) != RT_OK) {
+  rt_session_params sp = rt_session_default_params();
+  sp.intra_op_threads = threads;
+  if (rt_session_create_ex(m, &sp, &s, &err) != RT_OK) {
     fprintf(stderr, "orchard run: %s\n", err.msg);
     goto done;
   }
