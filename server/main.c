@@ -1,7 +1,9 @@
 /*
  * main.c — the `orchard` binary: dispatches to a subcommand (design.md pins the five names).
  */
+#include "bench.h"
 #include "cli.h"
+#include "serve.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +14,8 @@ static void usage(FILE *f) {
              "  run MODEL --input NAME=FILE.npy ... --output-dir DIR\n"
              "  inspect MODEL            model facts as JSON\n"
              "  bench MODEL [--batch B] [--workers N] [--threads T] [--seconds S] [--json]\n"
-             "  tune MODEL               measure inter-op x intra-op combinations\n");
+             "  tune MODEL [--seconds-per-config S] [--batches 1,4,8] [--json]\n"
+             "                           measure inter-op x intra-op combinations, pick one\n");
 }
 
 int main(int argc, char **argv) {
@@ -25,10 +28,12 @@ int main(int argc, char **argv) {
     return srv_cli_inspect(argc - 2, argv + 2);
   if (!strcmp(cmd, "run"))
     return srv_cli_run(argc - 2, argv + 2);
-  if (!strcmp(cmd, "serve") || !strcmp(cmd, "bench") || !strcmp(cmd, "tune")) {
-    fprintf(stderr, "orchard %s: not available in this build yet\n", cmd);
-    return 2;
-  }
+  if (!strcmp(cmd, "bench"))
+    return srv_bench_main(argc - 2, argv + 2);
+  if (!strcmp(cmd, "tune"))
+    return srv_bench_tune_main(argc - 2, argv + 2);
+  if (!strcmp(cmd, "serve"))
+    return srv_serve_main(argc - 2, argv + 2);
   fprintf(stderr, "orchard: unknown command '%s'\n", cmd);
   usage(stderr);
   return 2;

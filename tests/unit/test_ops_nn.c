@@ -18,6 +18,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,24 +100,56 @@ static void a_int(tnode *t, const char *name, int64_t i) {
   a->i = i;
 }
 
-/* prepare + shape (+ run when `run`), like the executor; the output is malloc'd into t->out. */
-static rt_status tn_exec(tnode *t, const rt_tensor *in, int n_in, bool run) {
-  rt_node *n = &t->g->nodes[t->id];
-  const rt_op_def *op = rt__op_find(n->op_name);
-  cr_assert(op, "op %s not in the table", n->op_name);
+/* Inputs i whose bit is set in pack_mask become Const nodes (their data copied into the graph
+ * pool, in[i].data pointed at the copy), as folding leaves a model's weights. */
+static void tn_make_consts(tnode *t, rt_tensor *in, int n_in, unsigned pack_mask) {
+  for (int i = 0; i < n_in; i++) {
+    if (!(pack_mask & (1u << i)))
+      continue;
+    char name[32];
+    snprintf(name, sizeof name, "const_%d", i);
+    int c = rt__graph_add_node(t->g, name, "Const");
+    cr_assert(c >= 0);
+    size_t bytes = rt_tensor_nbytes(&in[i]);
+    void *copy = rt__pool_alloc(t->g->pool, bytes + 1);
+    cr_assert(copy);
+    if (bytes)
+      memcpy(copy, in[i].data, bytes);
+    in[i].data = copy;
+    t->g->nodes[c].value = in[i];
+    t->g->nodes[t->id].inputs[i] = (rt_ref){c, 0};
+  }
+}
+
+/* prepare (+ pack of the inputs in pack_mask) + shape (+ run when `run`) like the executor,
+ * on the thread pool tp (may be NULL); the output is malloc'd into t->out. */
+static rt_status tn_exec_ex(tnode *t, const rt_tensor *in_, int n_in, bool run, unsigned pack_mask,
+                            rt_threadpool *tp) {
+  rt_tensor in[8];
+  cr_assert(n_in <= 8);
+  memcpy(in, in_, (size_t)n_in * sizeof *in);
+  const rt_op_def *op = rt__op_find(t->g->nodes[t->id].op_name);
+  cr_assert(op, "op %s not in the table", t->g->nodes[t->id].op_name);
   cr_assert(n_in >= op->min_inputs && (op->max_inputs < 0 || n_in <= op->max_inputs));
-  n->op = op;
+  t->g->nodes[t->id].op = op;
   memset(&t->err, 0, sizeof t->err);
   rt_status st = RT_OK;
-  if (op->prepare && (st = op->prepare(t->g, n, &t->err)) != RT_OK)
+  if (op->prepare && (st = op->prepare(t->g, &t->g->nodes[t->id], &t->err)) != RT_OK)
     return st;
+  if (pack_mask) {
+    tn_make_consts(t, in, n_in, pack_mask);
+    if (op->pack && (st = op->pack(t->g, &t->g->nodes[t->id], &t->err)) != RT_OK)
+      return st;
+  }
+  rt_node *n = &t->g->nodes[t->id];
   rt_kctx k = {.node = n,
                .params = n->params,
                .n_in = n_in,
                .in = in,
                .n_out = 1,
                .out = &t->out,
-               .err = &t->err};
+               .err = &t->err,
+               .tp = tp};
   if ((st = op->shape(&k)) != RT_OK || !run)
     return st;
   t->scratch_bytes = k.scratch_bytes;
@@ -129,6 +162,10 @@ static rt_status tn_exec(tnode *t, const rt_tensor *in, int n_in, bool run) {
   st = op->run(&k);
   free(k.scratch);
   return st;
+}
+
+static rt_status tn_exec(tnode *t, const rt_tensor *in, int n_in, bool run) {
+  return tn_exec_ex(t, in, n_in, run, 0, NULL);
 }
 
 static rt_status tn_run(tnode *t, const rt_tensor *in, int n_in) {
@@ -1221,5 +1258,274 @@ Test(nn_flops, conv_depthwise_matmul) {
   k.node = &t.g->nodes[t.id];
   k.params = k.node->params;
   cr_assert_float_eq(k.node->op->flops(&k), 2.0 * 12 * 5, 1e-9);
+  tn_free(&t);
+}
+
+/* ---- exact TF.js order: depthwise and conv against one-rounding-per-product references ----
+ * TF.js's loops add x * w to each output in the order (filter row, filter column, input
+ * channel), skipping taps outside the input, one rounding per product (what fmaf computes, see
+ * the header). These references do exactly that, element by element, so the blocked,
+ * vectorized kernels must give the same bits (with FMA hardware; conv_tol() otherwise). */
+
+typedef struct exact_case {
+  int n, ih, iw, c, kh, kw, oc; /* oc: depthwise multiplier for depthwise cases */
+  int s, d;
+  const char *pad;
+  int pads[4];     /* EXPLICIT: top, bottom, left, right */
+  const char *act; /* NULL: plain op; else fused BiasAdd + act ("" for BiasAdd only) */
+  bool nchw;
+} exact_case;
+
+static void exact_geom(const exact_case *c, int *oh, int *ow, int *pt, int *pl) {
+  int keh = (c->kh - 1) * c->d + 1, kew = (c->kw - 1) * c->d + 1;
+  if (!strcmp(c->pad, "SAME")) {
+    *oh = (c->ih + c->s - 1) / c->s, *ow = (c->iw + c->s - 1) / c->s;
+    int th = (*oh - 1) * c->s + keh - c->ih, tw = (*ow - 1) * c->s + kew - c->iw;
+    *pt = th > 0 ? th / 2 : 0, *pl = tw > 0 ? tw / 2 : 0;
+  } else if (!strcmp(c->pad, "VALID")) {
+    *oh = (c->ih - keh + c->s) / c->s, *ow = (c->iw - kew + c->s) / c->s, *pt = *pl = 0;
+  } else {
+    *pt = c->pads[0], *pl = c->pads[2];
+    *oh = (c->ih - keh + c->pads[0] + c->pads[1]) / c->s + 1;
+    *ow = (c->iw - kew + c->pads[2] + c->pads[3]) / c->s + 1;
+  }
+}
+
+static float exact_act(const char *act, float v, float alpha) {
+  if (!act || !*act)
+    return v;
+  if (!strcmp(act, "Relu"))
+    return v <= 0.0f ? 0.0f : v;
+  if (!strcmp(act, "Relu6"))
+    return v <= 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+  if (!strcmp(act, "Elu"))
+    return v >= 0.0f ? v : (float)(exp((double)v) - 1.0);
+  if (!strcmp(act, "Sigmoid"))
+    return (float)(1.0 / (1.0 + exp(-(double)v)));
+  if (!strcmp(act, "LeakyRelu"))
+    return v < 0.0f ? (float)(0.2 * (double)v) : v;
+  cr_assert_fail("activation %s", act);
+  return v;
+}
+
+/* NHWC or NCHW; depthwise when dw (oc = c * multiplier). */
+static void exact_ref(const exact_case *c, bool dw, const float *x, const float *w,
+                      const float *bias, float *y) {
+  int oh, ow, pt, pl, m = dw ? c->oc : 1, oc = dw ? c->c * c->oc : c->oc;
+  exact_geom(c, &oh, &ow, &pt, &pl);
+  for (int b = 0; b < c->n; b++)
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++)
+        for (int o = 0; o < oc; o++) {
+          float acc = 0.0f;
+          for (int kr = 0; kr < c->kh; kr++) {
+            int iy = oy * c->s - pt + kr * c->d;
+            if (iy < 0 || iy >= c->ih)
+              continue;
+            for (int kc = 0; kc < c->kw; kc++) {
+              int ix = ox * c->s - pl + kc * c->d;
+              if (ix < 0 || ix >= c->iw)
+                continue;
+              for (int ch = dw ? o / m : 0; ch < (dw ? o / m + 1 : c->c); ch++) {
+                size_t xi = c->nchw ? (((size_t)b * c->c + ch) * c->ih + iy) * c->iw + ix
+                                    : (((size_t)b * c->ih + iy) * c->iw + ix) * c->c + ch;
+                size_t wi = dw ? ((size_t)(kr * c->kw + kc) * c->c + ch) * m + o % m
+                               : ((size_t)(kr * c->kw + kc) * c->c + ch) * oc + o;
+                acc = conv_tol() == 0.0f ? fmaf(x[xi], w[wi], acc) : acc + x[xi] * w[wi];
+              }
+            }
+          }
+          if (c->act)
+            acc = exact_act(c->act, acc + bias[o], 0.2f);
+          size_t yi = c->nchw ? (((size_t)b * oc + o) * oh + oy) * ow + ox
+                              : (((size_t)b * oh + oy) * ow + ox) * oc + o;
+          y[yi] = acc;
+        }
+}
+
+/* Runs case c as op (plain or fused) with the filter packed or not; the output in t. */
+static tnode exact_run(const exact_case *c, bool dw, int ci, bool packed, rt_threadpool *tp,
+                       const float *x, const float *w, const float *bias) {
+  const char *op = dw ? (c->act ? "FusedDepthwiseConv2dNative" : "DepthwiseConv2dNative")
+                      : (c->act ? "_FusedConv2D" : "Conv2D");
+  tnode t = tn(op, c->act ? 3 : 2);
+  conv_attrs(&t, c->pad, c->s, c->s, c->d, c->d, c->nchw);
+  if (!strcmp(c->pad, "EXPLICIT"))
+    A_INTS(&t, "explicit_paddings", 0, 0, c->pads[0], c->pads[1], c->pads[2], c->pads[3], 0, 0);
+  if (c->act) {
+    if (*c->act)
+      A_STRS(&t, "fused_ops", "BiasAdd", c->act);
+    else
+      A_STRS(&t, "fused_ops", "BiasAdd");
+    a_int(&t, "num_args", 1);
+  }
+  int oc = dw ? c->c * c->oc : c->oc;
+  rt_tensor in[3] = {c->nchw ? TF(x, 4, c->n, c->c, c->ih, c->iw)
+                             : TF(x, 4, c->n, c->ih, c->iw, c->c),
+                     TF(w, 4, c->kh, c->kw, c->c, c->oc), TF(bias, 1, oc)};
+  rt_status st = tn_exec_ex(&t, in, c->act ? 3 : 2, true, packed ? 0x6u : 0u, tp);
+  cr_assert_eq(st, RT_OK, "case %d: %s", ci, t.err.msg);
+  return t;
+}
+
+static void exact_check(const exact_case *cases, int n_cases, bool dw) {
+  static float ref[65536];
+  for (int ci = 0; ci < n_cases; ci++) {
+    const exact_case *c = &cases[ci];
+    int oh, ow, pt, pl, oc = dw ? c->c * c->oc : c->oc;
+    exact_geom(c, &oh, &ow, &pt, &pl);
+    int64_t nx = (int64_t)c->n * c->ih * c->iw * c->c, nw = (int64_t)c->kh * c->kw * c->c * c->oc;
+    int64_t ny = (int64_t)c->n * oh * ow * oc;
+    cr_assert(ny <= 65536);
+    float *x = fill(0, nx, 300 + ci, 2), *w = fill(1, nw, 400 + ci, 1);
+    float *bias = fill(2, oc, 500 + ci, 3);
+    exact_ref(c, dw, x, w, bias, ref);
+    for (int packed = 0; packed < 2; packed++) {
+      tnode t = exact_run(c, dw, ci, packed, NULL, x, w, bias);
+      const float *got = t.out.data;
+      float tol = conv_tol() * 10;
+      for (int64_t i = 0; i < ny; i++)
+        cr_assert(tol == 0.0f ? memcmp(&got[i], &ref[i], 4) == 0
+                              : fabsf(got[i] - ref[i]) <= tol * fmaxf(1.0f, fabsf(ref[i])),
+                  "case %d (packed %d) [%lld]: got %.9g, want %.9g", ci, packed, (long long)i,
+                  got[i], ref[i]);
+      tn_free(&t);
+    }
+  }
+}
+
+/* Every path of the depthwise kernel: 8-, 4- and 1-pixel interior blocks, borders, channel
+ * tails (< 8), 2 and 4 channel vectors per block, channel blocks beyond 64, the specialised
+ * 3x3/5x5 filters at strides 1 and 2, dilation and other windows (generic), windows wider
+ * than the input, explicit padding, a channel multiplier, simple and general epilogues. */
+Test(nn_depthwise, bit_exact_tfjs_order_every_path) {
+  static const exact_case cases[] = {
+      {1, 13, 21, 8, 3, 3, 1, 1, 1, "SAME", {0}, NULL, false},
+      {2, 12, 19, 19, 3, 3, 1, 1, 1, "VALID", {0}, "Relu6", false},
+      {1, 15, 23, 40, 3, 3, 1, 2, 1, "SAME", {0}, "Relu", false},
+      {1, 16, 27, 72, 5, 5, 1, 1, 1, "SAME", {0}, "", false},
+      {1, 17, 25, 24, 5, 5, 1, 2, 1, "SAME", {0}, "Relu6", false},
+      {1, 11, 14, 33, 3, 3, 1, 1, 2, "SAME", {0}, NULL, false},
+      {1, 10, 12, 20, 2, 2, 1, 1, 1, "VALID", {0}, "Elu", false},
+      {1, 7, 7, 96, 3, 3, 1, 1, 1, "SAME", {0}, "Relu6", false},
+      {1, 3, 4, 32, 5, 5, 1, 1, 1, "SAME", {0}, NULL, false},
+      {1, 8, 9, 16, 3, 3, 1, 2, 1, "EXPLICIT", {2, 0, 3, 1}, "Sigmoid", false},
+      {1, 9, 10, 5, 3, 3, 3, 1, 1, "SAME", {0}, "Relu", false},
+      {2, 6, 9, 12, 3, 3, 1, 2, 1, "SAME", {0}, "Relu6", true},
+      {1, 20, 30, 16, 3, 3, 1, 1, 1, "SAME", {0}, "LeakyRelu", false},
+  };
+  exact_check(cases, (int)(sizeof cases / sizeof cases[0]), true);
+}
+
+/* Conv2D: depth blocks (K = kh*kw*ic beyond 128 continue the same accumulator), partial
+ * micro-tiles, output channels not a multiple of 8, the 1x1 direct path, NCHW, epilogues in
+ * registers and after. */
+Test(nn_conv, bit_exact_tfjs_order_depth_blocks) {
+  static const exact_case cases[] = {
+      {1, 9, 11, 40, 3, 3, 17, 1, 1, "SAME", {0}, NULL, false},
+      {2, 6, 7, 150, 1, 1, 20, 1, 1, "VALID", {0}, "Relu6", false},
+      {1, 5, 6, 300, 1, 1, 9, 2, 1, "SAME", {0}, "", false},
+      {1, 7, 5, 33, 3, 3, 12, 1, 1, "SAME", {0}, "Sigmoid", true},
+      {1, 12, 13, 7, 5, 5, 8, 2, 1, "SAME", {0}, "Relu", false},
+      {1, 10, 10, 16, 3, 3, 24, 1, 2, "SAME", {0}, "Elu", false},
+  };
+  exact_check(cases, (int)(sizeof cases / sizeof cases[0]), false);
+}
+
+/* ---- pack(): constant weights laid out once per model ---- */
+
+static void expect_same_bytes(const tnode *a, const tnode *b, const char *what) {
+  cr_assert_eq(rt_tensor_nbytes(&a->out), rt_tensor_nbytes(&b->out), "%s: sizes differ", what);
+  cr_assert(memcmp(a->out.data, b->out.data, rt_tensor_nbytes(&a->out)) == 0,
+            "%s: packed and unpacked results differ", what);
+}
+
+Test(nn_pack, packs_once_and_matches_the_unpacked_path) {
+  /* Conv2D [3,3,40,17]: 3 panels of 8 columns x K = 360 floats. */
+  float *x = fill(0, 9 * 11 * 40, 1, 1), *w = fill(1, 3 * 3 * 40 * 17, 2, 1);
+  rt_tensor in[4] = {TF(x, 4, 1, 9, 11, 40), TF(w, 4, 3, 3, 40, 17)};
+  tnode a = tn("Conv2D", 2), b = tn("Conv2D", 2);
+  conv_attrs(&a, "SAME", 1, 1, 1, 1, false);
+  conv_attrs(&b, "SAME", 1, 1, 1, 1, false);
+  cr_assert_eq(tn_exec_ex(&a, in, 2, true, 0x2, NULL), RT_OK, "%s", a.err.msg);
+  cr_assert_eq(tn_run(&b, in, 2), RT_OK, "%s", b.err.msg);
+  cr_assert_eq(a.g->packed_bytes, (size_t)3 * 8 * 360 * 4);
+  cr_assert_eq(a.scratch_bytes, 0, "a packed conv repacks nothing per run");
+  cr_assert(b.scratch_bytes >= (size_t)3 * 8 * 360 * 4);
+  expect_same_bytes(&a, &b, "conv");
+  tn_free(&a);
+  tn_free(&b);
+
+  /* Depthwise multiplier 1 [3,3,19,1]: 3 blocks of 8 channels x 9 taps; multiplier 2 is read
+   * as it is (nothing packed). */
+  x = fill(0, 10 * 12 * 19, 3, 1), w = fill(1, 3 * 3 * 19 * 2, 4, 1);
+  in[0] = TF(x, 4, 1, 10, 12, 19);
+  for (int m = 1; m <= 2; m++) {
+    in[1] = TF(w, 4, 3, 3, 19, m);
+    a = tn("DepthwiseConv2dNative", 2), b = tn("DepthwiseConv2dNative", 2);
+    conv_attrs(&a, "SAME", 2, 2, 1, 1, false);
+    conv_attrs(&b, "SAME", 2, 2, 1, 1, false);
+    cr_assert_eq(tn_exec_ex(&a, in, 2, true, 0x2, NULL), RT_OK, "%s", a.err.msg);
+    cr_assert_eq(tn_run(&b, in, 2), RT_OK, "%s", b.err.msg);
+    cr_assert_eq(a.g->packed_bytes, m == 1 ? (size_t)3 * 9 * 8 * 4 : 0);
+    expect_same_bytes(&a, &b, "depthwise");
+    tn_free(&a);
+    tn_free(&b);
+  }
+
+  /* Conv2DBackpropInput: filter [2,2,c1,8] transposed once when c1 >= 8; c1 = 3 reads the TF
+   * layout (dot products over dy channels). */
+  int32_t osz[4] = {1, 10, 12, 0};
+  for (int c1 = 3; c1 <= 16; c1 += 13) {
+    osz[3] = c1;
+    float *dy = fill(0, 5 * 6 * 8, 5, 1), *wf = fill(1, 2 * 2 * c1 * 8, 6, 1);
+    rt_tensor bin[3] = {tt(RT_DT_I32, osz, 1, 4), TF(wf, 4, 2, 2, c1, 8), TF(dy, 4, 1, 5, 6, 8)};
+    a = tn("Conv2DBackpropInput", 3), b = tn("Conv2DBackpropInput", 3);
+    conv_attrs(&a, "SAME", 2, 2, 1, 1, false);
+    conv_attrs(&b, "SAME", 2, 2, 1, 1, false);
+    cr_assert_eq(tn_exec_ex(&a, bin, 3, true, 0x3, NULL), RT_OK, "%s", a.err.msg);
+    cr_assert_eq(tn_run(&b, bin, 3), RT_OK, "%s", b.err.msg);
+    cr_assert_eq(a.g->packed_bytes, c1 >= 8 ? (size_t)2 * 2 * c1 * 8 * 4 : 0);
+    cr_assert_eq(a.scratch_bytes, 0);
+    expect_same_bytes(&a, &b, "transposed conv");
+    tn_free(&a);
+    tn_free(&b);
+  }
+
+  /* MatMul / BatchMatMulV2 with a constant [37,19] (or [19,37] transposed) right operand: 3
+   * panels of 8 columns x 37. */
+  float *ma = fill(0, 3 * 21 * 37, 7, 1), *mb = fill(1, 37 * 19, 8, 1);
+  for (int tb = 0; tb < 2; tb++) {
+    const char *ops[] = {"MatMul", "BatchMatMulV2"};
+    for (int oi = 0; oi < 2; oi++) {
+      rt_tensor min[2] = {oi ? TF(ma, 3, 3, 21, 37) : TF(ma, 2, 63, 37),
+                          tb ? TF(mb, 2, 19, 37) : TF(mb, 2, 37, 19)};
+      a = matmul(ops[oi], false, tb), b = matmul(ops[oi], false, tb);
+      cr_assert_eq(tn_exec_ex(&a, min, 2, true, 0x2, NULL), RT_OK, "%s", a.err.msg);
+      cr_assert_eq(tn_run(&b, min, 2), RT_OK, "%s", b.err.msg);
+      cr_assert_eq(a.g->packed_bytes, (size_t)3 * 8 * 37 * 4);
+      expect_same_bytes(&a, &b, ops[oi]);
+      tn_free(&a);
+      tn_free(&b);
+    }
+  }
+}
+
+Test(nn_pack, orchard_kernels_must_be_portable_or_dnnl) {
+  float *w = fill(1, 3 * 3 * 2 * 3, 2, 1);
+  rt_tensor in[2] = {TF(fill(0, 50, 1, 1), 4, 1, 5, 5, 2), TF(w, 4, 3, 3, 2, 3)};
+  setenv("ORCHARD_KERNELS", "fastest", 1);
+  tnode t = tn("Conv2D", 2);
+  conv_attrs(&t, "SAME", 1, 1, 1, 1, false);
+  rt_status st = tn_exec_ex(&t, in, 2, true, 0x2, NULL);
+  unsetenv("ORCHARD_KERNELS");
+  expect_err(&t, st, RT_ERR_INVALID_ARG, "ORCHARD_KERNELS");
+  tn_free(&t);
+  setenv("ORCHARD_KERNELS", "portable", 1);
+  t = tn("Conv2D", 2);
+  conv_attrs(&t, "SAME", 1, 1, 1, 1, false);
+  st = tn_exec_ex(&t, in, 2, true, 0x2, NULL);
+  unsetenv("ORCHARD_KERNELS");
+  cr_assert_eq(st, RT_OK, "%s", t.err.msg);
   tn_free(&t);
 }

@@ -28,7 +28,10 @@ typedef enum rt_dnnl_act {
 } rt_dnnl_act;
 
 /* NHWC convolution as TF defines it. Filter layouts as in model.json: conv [kh,kw,ic,oc];
- * depthwise [kh,kw,ic,mult] (oc = ic*mult); transposed conv [kh,kw,oc,ic]. */
+ * depthwise [kh,kw,ic,mult] (oc = ic*mult); transposed conv [kh,kw,oc,ic]. x is always
+ * [n,ih,iw,ic] and y [n,oh,ow,oc]: for a transposed conv x is dy and y the result, and the
+ * pads are those of the forward conv from y to x. Only pad_t/pad_l and the sizes decide which
+ * inputs an output reads; pad_b/pad_r are not read. */
 typedef struct rt_dnnl_conv_desc {
   int64_t n, ih, iw, ic, oh, ow, oc;
   int64_t kh, kw, sh, sw, dh, dw;      /* dilations as TF: 1 = dense */
@@ -39,16 +42,28 @@ typedef struct rt_dnnl_conv_desc {
   rt_dnnl_act act;
   float alpha;
   const float *prelu_alpha;            /* [oc] for RT_DNNL_ACT_PRELU */
+  const char *name;                    /* node name for messages; may be NULL */
 } rt_dnnl_conv_desc;
 
 typedef struct rt_dnnl_weights rt_dnnl_weights; /* lives in the graph pool */
 
 bool rt__dnnl_available(void);
-/* Once per model: packs d->filter (and bias) for the shapes in d (n and spatial sizes are a
- * representative plan; oneDNN's weight layout does not depend on them). */
+/* Whether oneDNN should be the default on this CPU (ORCHARD_KERNELS unset): true when it runs
+ * its AVX-512 brgemm kernels, which sum in TF.js's order; false on AVX2-only CPUs, where two
+ * ill-conditioned conformance models miss the tolerance. */
+bool rt__dnnl_preferred(void);
+/* Once per model: packs d->filter (and bias, PReLU alphas) in the layout oneDNN picks for the
+ * shapes in d. Pass the real spatial sizes when known: the batch does not matter but AVX-512
+ * kernels pick their output-channel block (the layout) from the spatial sizes. Sizes <= 0 mean
+ * unknown (a 16x16 output stands in). */
 rt_status rt__dnnl_pack_conv(rt_graph *g, const rt_dnnl_conv_desc *d, rt_dnnl_weights **out,
                              rt_error *err);
-/* Once per plan: a primitive for exactly d's shapes using the packed weights. */
+/* Once per plan: a primitive for exactly d's shapes using the packed weights. n_threads > 1
+ * gives oneDNN an OpenMP team of that size only when OMP_WAIT_POLICY or GOMP_SPINCOUNT is set
+ * in the environment (libgomp's default spinning starves the session's own pool); otherwise one
+ * thread. RT_ERR_UNSUPPORTED also when the layout packed for the representative shape does not
+ * suit a jit kernel at these shapes (brgemm picks its output-channel block from the sizes), so
+ * pack with the real spatial sizes when they are known. */
 rt_status rt__dnnl_conv_plan(const rt_dnnl_conv_desc *d, const rt_dnnl_weights *w,
                              int n_threads, void **state, rt_error *err);
 rt_status rt__dnnl_conv_run(void *state, const float *x, float *y, rt_error *err);
@@ -61,6 +76,8 @@ typedef struct rt_dnnl_matmul_desc {
   const float *bias;
   rt_dnnl_act act;
   float alpha;
+  const float *prelu_alpha; /* [n] for RT_DNNL_ACT_PRELU */
+  const char *name;         /* node name for messages; may be NULL */
 } rt_dnnl_matmul_desc;
 rt_status rt__dnnl_pack_matmul(rt_graph *g, const rt_dnnl_matmul_desc *d,
                                rt_dnnl_weights **out, rt_error *err);
@@ -69,5 +86,9 @@ rt_status rt__dnnl_matmul_plan(const rt_dnnl_matmul_desc *d, const rt_dnnl_weigh
 rt_status rt__dnnl_matmul_run(void *state, const float *x, float *y, rt_error *err);
 
 void rt__dnnl_free(void *state);
+/* The oneDNN implementation a plan runs ("brgconv:avx512_core", ...; never a reference one)
+ * and the bytes of scratchpad it owns beside the session's arena (a few KiB per node). */
+const char *rt__dnnl_impl_name(const void *state);
+size_t rt__dnnl_state_bytes(const void *state);
 
 #endif

@@ -17,7 +17,10 @@
  *    output over 2^31-1 elements; run() recomputes the same small specs from the same inputs
  *    (no state may live between the two), so both see identical numbers.
  *  - Most copies go through one strided-view copier (view_copy): a slice, transpose,
- *    reverse, tile or broadcast is just a view of the source with its own strides.
+ *    reverse, tile or broadcast is just a view of the source with its own strides. It copies
+ *    contiguous rows with memcpy and transposes in L1-sized tiles.
+ *  - Big copies are split over the session's threads by ranges of the output (rows, tiles or
+ *    byte ranges); the bytes written never depend on the thread count.
  *  - run() reports bad indices (GatherV2, GatherNd) as errors; nothing reads out of bounds.
  */
 #include "../ops.h"
@@ -201,6 +204,19 @@ static int64_t prod(const int64_t *dims, int from, int to) {
   return p;
 }
 
+/* ---- threads ----
+ * Copies are split over the session's pool by ranges of the output, so the bytes written do
+ * not depend on the thread count. Copying runs at 10-50 GB/s and waking the pool costs 5-10 us,
+ * so an op takes a second thread only for at least AR_PAR_BYTES of output per thread. */
+#define AR_PAR_BYTES ((int64_t)1 << 20)
+#define AR_SEG_BYTES ((int64_t)16 << 10) /* long contiguous rows are cut into pieces this big */
+
+static int64_t ar_grain(int64_t items, int64_t bytes) {
+  int64_t per = items > 0 ? bytes / items : 1;
+  int64_t g = AR_PAR_BYTES / (per > 0 ? per : 1);
+  return g < 1 ? 1 : g;
+}
+
 /* ---- strided view copy ---- */
 
 typedef struct ar_view {
@@ -228,74 +244,227 @@ static void copy_row(char *d, const char *s, int64_t n, int64_t dst, int64_t sst
   }
 }
 
-/* Copies v->dims elements from src to dst through the given strides. Unit dims are dropped
- * and neighbours that are contiguous in both buffers merged first, so a channel slice or a
- * batch split becomes a few long memcpy's. */
-static void view_copy(void *dst, const void *src, const ar_view *v, size_t es) {
-  int64_t dims[AR_MAX_VIEW], ds[AR_MAX_VIEW], ss[AR_MAX_VIEW], idx[AR_MAX_VIEW];
+/* A view ready to copy: unit dims dropped, neighbours contiguous in both buffers merged, so a
+ * channel slice or a batch split is a few long rows. It runs in one of three ways:
+ *  - rows: the last dim is walked with copy_row (a memcpy when contiguous on both sides);
+ *    rows longer than AR_SEG_BYTES are cut into `segs` pieces so that even one long row can
+ *    be shared by threads;
+ *  - tiles: when the source's contiguous dim q is not the destination's (a transpose), 2-D
+ *    tiles of dims q and last are transposed through L1 instead of striding across memory;
+ *  - one element (everything merged away). */
+#define AR_TILE 16
+
+typedef struct ar_vjob {
+  char *d;
+  const char *s;
+  size_t es;
+  int r, q; /* merged rank; tiles: the source-contiguous dim, else -1 */
+  int64_t dims[AR_MAX_VIEW], ds[AR_MAX_VIEW], ss[AR_MAX_VIEW];
+  int64_t segs, seglen; /* rows: pieces per row and their length */
+  int64_t nqt;          /* tiles: tiles along q */
+} ar_vjob;
+
+/* Offsets of outer row `row` (mixed radix over dims[0..r-1) except `skip`). */
+static void vjob_offsets(const ar_vjob *j, int64_t row, int skip, int64_t *idx, int64_t *doff,
+                         int64_t *soff) {
+  *doff = *soff = 0;
+  for (int i = j->r - 2; i >= 0; i--) {
+    if (i == skip) {
+      idx[i] = 0;
+      continue;
+    }
+    idx[i] = row % j->dims[i];
+    row /= j->dims[i];
+    *doff += idx[i] * j->ds[i];
+    *soff += idx[i] * j->ss[i];
+  }
+}
+
+static void vjob_rows(void *ctx, int64_t b, int64_t e) {
+  const ar_vjob jl = *(const ar_vjob *)ctx, *j = &jl; /* local: memcpy cannot change it */
+  const int r = j->r;
+  const int64_t e_ = (int64_t)j->es, dsi = j->ds[r - 1], ssi = j->ss[r - 1];
+  int64_t idx[AR_MAX_VIEW], doff, soff;
+  int64_t row = b / j->segs, seg = b % j->segs;
+  vjob_offsets(j, row, -1, idx, &doff, &soff);
+  for (int64_t it = b; it < e; it++) {
+    int64_t c0 = seg * j->seglen, n = j->dims[r - 1] - c0 < j->seglen ? j->dims[r - 1] - c0
+                                                                       : j->seglen;
+    copy_row(j->d + (doff + c0 * dsi) * e_, j->s + (soff + c0 * ssi) * e_, n, dsi, ssi, j->es);
+    if (++seg < j->segs)
+      continue;
+    seg = 0;
+    for (int i = r - 2; i >= 0; i--) {
+      doff += j->ds[i];
+      soff += j->ss[i];
+      if (++idx[i] < j->dims[i])
+        break;
+      doff -= j->ds[i] * j->dims[i];
+      soff -= j->ss[i] * j->dims[i];
+      idx[i] = 0;
+    }
+  }
+}
+
+/* One AR_TILE x AR_TILE block: source contiguous along q, destination along the last dim. */
+#define AR_TRANSPOSE_BLOCK(T)                                                                      \
+  do {                                                                                             \
+    T *restrict d_ = (T *)(void *)d;                                                               \
+    const T *restrict s_ = (const T *)(const void *)s;                                            \
+    for (int64_t i = 0; i < nq; i++)                                                               \
+      for (int64_t l = 0; l < nl; l++)                                                             \
+        d_[i * dq + l] = s_[i + l * sl];                                                           \
+  } while (0)
+
+static void vjob_tiles(void *ctx, int64_t b, int64_t e) {
+  const ar_vjob jl = *(const ar_vjob *)ctx, *j = &jl;
+  const int r = j->r, q = j->q;
+  const int64_t e_ = (int64_t)j->es, dq = j->ds[q], sl = j->ss[r - 1];
+  int64_t idx[AR_MAX_VIEW], doff, soff;
+  for (int64_t it = b; it < e; it++) {
+    const int64_t q0 = (it % j->nqt) * AR_TILE;
+    const int64_t nq = j->dims[q] - q0 < AR_TILE ? j->dims[q] - q0 : AR_TILE;
+    vjob_offsets(j, it / j->nqt, q, idx, &doff, &soff);
+    doff += q0 * dq;
+    soff += q0 * j->ss[q];
+    for (int64_t l0 = 0; l0 < j->dims[r - 1]; l0 += AR_TILE) {
+      const int64_t nl = j->dims[r - 1] - l0 < AR_TILE ? j->dims[r - 1] - l0 : AR_TILE;
+      char *d = j->d + (doff + l0) * e_;
+      const char *s = j->s + (soff + l0 * sl) * e_;
+      if (j->es == 4)
+        AR_TRANSPOSE_BLOCK(uint32_t);
+      else if (j->es == 1)
+        AR_TRANSPOSE_BLOCK(uint8_t);
+      else
+        for (int64_t i = 0; i < nq; i++)
+          for (int64_t l = 0; l < nl; l++)
+            memcpy(d + (i * dq + l) * e_, s + (i + l * sl) * e_, j->es);
+    }
+  }
+}
+
+/* Copies v->dims elements from src to dst through the given strides. */
+static void view_copy(const rt_kctx *k, void *dst, const void *src, const ar_view *v, size_t es) {
+  ar_vjob j = {.d = dst, .s = src, .es = es, .q = -1, .segs = 1};
   int r = 0;
   for (int i = 0; i < v->rank; i++) {
     if (v->dims[i] == 0)
       return;
     if (v->dims[i] == 1)
       continue;
-    if (r > 0 && ds[r - 1] == v->ds[i] * v->dims[i] && ss[r - 1] == v->ss[i] * v->dims[i]) {
-      dims[r - 1] *= v->dims[i];
-      ds[r - 1] = v->ds[i];
-      ss[r - 1] = v->ss[i];
+    if (r > 0 && j.ds[r - 1] == v->ds[i] * v->dims[i] && j.ss[r - 1] == v->ss[i] * v->dims[i]) {
+      j.dims[r - 1] *= v->dims[i];
+      j.ds[r - 1] = v->ds[i];
+      j.ss[r - 1] = v->ss[i];
       continue;
     }
-    dims[r] = v->dims[i];
-    ds[r] = v->ds[i];
-    ss[r] = v->ss[i];
+    j.dims[r] = v->dims[i];
+    j.ds[r] = v->ds[i];
+    j.ss[r] = v->ss[i];
     r++;
   }
-  char *d = dst;
-  const char *s = src;
   if (r == 0) {
-    memcpy(d, s, es);
+    memcpy(dst, src, es);
     return;
   }
-  int64_t n = dims[r - 1], dsi = ds[r - 1], ssi = ss[r - 1];
-  int64_t doff = 0, soff = 0, e = (int64_t)es;
-  for (int i = 0; i < r - 1; i++)
-    idx[i] = 0;
-  for (;;) {
-    copy_row(d + doff * e, s + soff * e, n, dsi, ssi, es);
-    int i = r - 2;
-    for (; i >= 0; i--) {
-      doff += ds[i];
-      soff += ss[i];
-      if (++idx[i] < dims[i])
+  j.r = r;
+  int64_t total = 1;
+  for (int i = 0; i < r; i++)
+    total *= j.dims[i];
+  const int64_t bytes = total * (int64_t)es, last = j.dims[r - 1];
+  if (j.ds[r - 1] == 1 && j.ss[r - 1] != 1 && last >= 4)
+    for (int i = r - 2; i >= 0; i--)
+      if (j.ss[i] == 1 && j.dims[i] >= 4) {
+        j.q = i;
         break;
-      doff -= ds[i] * dims[i];
-      soff -= ss[i] * dims[i];
-      idx[i] = 0;
-    }
-    if (i < 0)
-      return;
+      }
+  if (j.q >= 0) {
+    j.nqt = (j.dims[j.q] + AR_TILE - 1) / AR_TILE;
+    int64_t items = total / last / j.dims[j.q] * j.nqt;
+    rt__parallel_for(k->tp, items, ar_grain(items, bytes), vjob_tiles, &j);
+    return;
+  }
+  if (j.ds[r - 1] == 1 && j.ss[r - 1] == 1 && last * (int64_t)es > 2 * AR_SEG_BYTES) {
+    j.segs = last * (int64_t)es / AR_SEG_BYTES;
+    j.seglen = (last + j.segs - 1) / j.segs;
+    j.segs = (last + j.seglen - 1) / j.seglen;
+  } else {
+    j.seglen = last;
+  }
+  int64_t items = total / last * j.segs;
+  rt__parallel_for(k->tp, items, ar_grain(items, bytes), vjob_rows, &j);
+}
+
+/* ---- threaded memcpy and fill ---- */
+
+typedef struct ar_mjob {
+  char *d;
+  const char *s; /* NULL: fill */
+  int64_t n;     /* bytes */
+  size_t es;
+  unsigned char pat[8]; /* fill pattern, es bytes */
+} ar_mjob;
+
+static void fill_bytes(char *d, int64_t n, const unsigned char *pat, size_t es) {
+  bool uniform = true;
+  for (size_t i = 1; i < es; i++)
+    uniform = uniform && pat[i] == pat[0];
+  if (uniform) {
+    memset(d, pat[0], (size_t)n);
+  } else if (es == 4) {
+    uint32_t v, *restrict o = (uint32_t *)(void *)d;
+    memcpy(&v, pat, 4);
+    for (int64_t i = 0; i < n / 4; i++)
+      o[i] = v;
+  } else {
+    for (int64_t i = 0; i < n; i += (int64_t)es)
+      memcpy(d + i, pat, es);
   }
 }
 
-static void fill_value(rt_tensor *t, double v) {
-  int64_t n = rt_tensor_numel(t);
-  if (t->dtype == RT_DT_F32) {
-    float f = (float)v, *o = t->data;
-    for (int64_t i = 0; i < n; i++)
-      o[i] = f;
-  } else if (t->dtype == RT_DT_I32) {
-    int32_t x = js_to_i32(v), *o = t->data;
-    for (int64_t i = 0; i < n; i++)
-      o[i] = x;
-  } else if (t->dtype == RT_DT_BOOL && n > 0) {
-    memset(t->data, v != 0, (size_t)n);
+static void mjob_part(void *ctx, int64_t b, int64_t e) {
+  const ar_mjob *j = ctx;
+  int64_t s = b * AR_SEG_BYTES, t = e * AR_SEG_BYTES < j->n ? e * AR_SEG_BYTES : j->n;
+  if (j->s)
+    memcpy(j->d + s, j->s + s, (size_t)(t - s));
+  else
+    fill_bytes(j->d + s, t - s, j->pat, j->es);
+}
+
+/* AR_SEG_BYTES is a multiple of every element size, so pieces never split an element. */
+static void par_memcpy(const rt_kctx *k, void *dst, const void *src, int64_t n) {
+  ar_mjob j = {.d = dst, .s = src, .n = n};
+  int64_t items = (n + AR_SEG_BYTES - 1) / AR_SEG_BYTES;
+  rt__parallel_for(k->tp, items, ar_grain(items, n), mjob_part, &j);
+}
+
+/* The bytes of value v stored as dtype dt (pat holds rt_dtype_size(dt) of them). */
+static void value_bytes(rt_dtype dt, double v, unsigned char *pat) {
+  if (dt == RT_DT_F32) {
+    float f = (float)v;
+    memcpy(pat, &f, 4);
+  } else if (dt == RT_DT_I32) {
+    int32_t x = js_to_i32(v);
+    memcpy(pat, &x, 4);
+  } else {
+    pat[0] = v != 0;
   }
+}
+
+static void fill_value(const rt_kctx *k, rt_tensor *t, double v) {
+  ar_mjob j = {.d = t->data, .es = rt_dtype_size(t->dtype)};
+  if (!j.es)
+    return;
+  j.n = rt_tensor_numel(t) * (int64_t)j.es;
+  value_bytes(t->dtype, v, j.pat);
+  int64_t items = (j.n + AR_SEG_BYTES - 1) / AR_SEG_BYTES;
+  rt__parallel_for(k->tp, items, ar_grain(items, j.n), mjob_part, &j);
 }
 
 static rt_status run_copy(rt_kctx *k) {
   size_t n = rt_tensor_nbytes(&k->in[0]);
   if (n)
-    memcpy(k->out[0].data, k->in[0].data, n);
+    par_memcpy(k, k->out[0].data, k->in[0].data, (int64_t)n);
   return RT_OK;
 }
 
@@ -562,7 +731,7 @@ static rt_status strided_slice_shape(rt_kctx *k) {
 }
 
 /* Copies the dense slice [begin, begin + size*stride) of x into out, contiguous. */
-static void copy_slice(const rt_tensor *x, rt_tensor *out, const int64_t *begin,
+static void copy_slice(const rt_kctx *k, const rt_tensor *x, rt_tensor *out, const int64_t *begin,
                        const int64_t *stride, const int64_t *size) {
   int r = x->rank;
   size_t es = rt_dtype_size(x->dtype);
@@ -577,7 +746,7 @@ static void copy_slice(const rt_tensor *x, rt_tensor *out, const int64_t *begin,
     v.ss[i] = xst[i] * (stride ? stride[i] : 1);
     off += begin[i] * xst[i];
   }
-  view_copy(out->data, (const char *)x->data + off * (int64_t)es, &v, es);
+  view_copy(k, out->data, (const char *)x->data + off * (int64_t)es, &v, es);
 }
 
 static rt_status strided_slice_run(rt_kctx *k) {
@@ -585,7 +754,7 @@ static rt_status strided_slice_run(rt_kctx *k) {
   rt_status st = ss_compute(k, &sp);
   if (st)
     return st;
-  copy_slice(&k->in[0], &k->out[0], sp.begin, sp.stride, sp.size);
+  copy_slice(k, &k->in[0], &k->out[0], sp.begin, sp.stride, sp.size);
   return RT_OK;
 }
 
@@ -637,7 +806,7 @@ static rt_status slice_run(rt_kctx *k) {
   rt_status st = slice_compute(k, begin, size);
   if (st)
     return st;
-  copy_slice(&k->in[0], &k->out[0], begin, NULL, size);
+  copy_slice(k, &k->in[0], &k->out[0], begin, NULL, size);
   return RT_OK;
 }
 
@@ -698,21 +867,65 @@ static rt_status pack_shape(rt_kctx *k) {
   return set_out(k, 0, x->dtype, r + 1, od);
 }
 
+/* Concat and Pack write output rows made of one chunk per input: input t's chunk i goes to row i
+ * at the sum of the chunks before t. Threads take byte ranges of the output, so one huge row
+ * (axis 0) splits as well as many small ones. */
+typedef struct ar_cat_job {
+  char *o;
+  const rt_tensor *in; /* inputs first .. first + count - 1 */
+  int first, count, axis; /* axis < 0: every chunk is `unit` bytes (Pack) */
+  int64_t unit;           /* bytes per unit of the axis (per input for Pack) */
+  int64_t rowb, total;    /* output row and total bytes */
+} ar_cat_job;
+
+static int64_t cat_chunk(const ar_cat_job *j, int t) {
+  return j->axis < 0 ? j->unit : j->in[j->first + t].dims[j->axis] * j->unit;
+}
+
+static void cat_part(void *ctx, int64_t b, int64_t e) {
+  const ar_cat_job *j = ctx;
+  int64_t pos = b * AR_SEG_BYTES, end = e * AR_SEG_BYTES < j->total ? e * AR_SEG_BYTES : j->total;
+  int64_t row = pos / j->rowb, off = pos % j->rowb, pre = 0;
+  int t = 0;
+  while (pre + cat_chunk(j, t) <= off) /* the chunk holding `off` (chunks of 0 are skipped) */
+    pre += cat_chunk(j, t++);
+  while (pos < end) {
+    int64_t c = cat_chunk(j, t), len = pre + c - off < end - pos ? pre + c - off : end - pos;
+    if (len)
+      memcpy(j->o + pos, (const char *)j->in[j->first + t].data + row * c + (off - pre),
+             (size_t)len);
+    pos += len;
+    off += len;
+    if (off == pre + c) {
+      pre += c;
+      if (++t == j->count) {
+        t = 0;
+        pre = off = 0;
+        row++;
+      }
+    }
+  }
+}
+
+static void cat_run(const rt_kctx *k, ar_cat_job *j) {
+  j->rowb = 0;
+  for (int t = 0; t < j->count; t++)
+    j->rowb += cat_chunk(j, t);
+  j->total = (int64_t)rt_tensor_nbytes(&k->out[0]);
+  if (j->rowb == 0 || j->total == 0)
+    return;
+  int64_t items = (j->total + AR_SEG_BYTES - 1) / AR_SEG_BYTES;
+  rt__parallel_for(k->tp, items, ar_grain(items, j->total), cat_part, j);
+}
+
 static rt_status pack_run(rt_kctx *k) {
   const rt_tensor *x = &k->in[0];
   const ar_axis_params *p = k->params;
-  int r = x->rank, n = k->n_in;
+  int r = x->rank;
   int axis = (int)(p->axis < 0 ? p->axis + r + 1 : p->axis);
-  size_t es = rt_dtype_size(x->dtype);
-  int64_t outer = prod(x->dims, 0, axis), inner = prod(x->dims, axis, r);
-  size_t chunk = (size_t)inner * es;
-  char *o = k->out[0].data;
-  if (!chunk)
-    return RT_OK;
-  for (int64_t i = 0; i < outer; i++)
-    for (int t = 0; t < n; t++)
-      memcpy(o + ((size_t)i * (size_t)n + (size_t)t) * chunk,
-             (const char *)k->in[t].data + (size_t)i * chunk, chunk);
+  ar_cat_job j = {.o = k->out[0].data, .in = k->in, .first = 0, .count = k->n_in, .axis = -1,
+                  .unit = prod(x->dims, axis, r) * (int64_t)rt_dtype_size(x->dtype)};
+  cat_run(k, &j);
   return RT_OK;
 }
 
@@ -760,19 +973,37 @@ static rt_status unpack_shape(rt_kctx *k) {
 
 /* Splits x along axis into k->out, whose dims (from shape()) give each piece's length;
  * Unpack's pieces are one long and have the axis removed. */
-static void split_run_axis(rt_kctx *k, const rt_tensor *x, int axis, bool unpack) {
-  size_t es = rt_dtype_size(x->dtype);
-  int64_t outer = prod(x->dims, 0, axis), inner = prod(x->dims, axis + 1, x->rank);
-  int64_t dim = x->dims[axis], off = 0;
-  for (int j = 0; j < k->n_out; j++) {
-    int64_t len = unpack ? 1 : k->out[j].dims[axis];
-    size_t chunk = (size_t)(len * inner) * es;
+typedef struct ar_split_job {
+  rt_kctx *k;
+  const char *x;
+  int64_t outer, rowb, unit; /* input row bytes, bytes per unit of the axis */
+  int axis;
+  bool unpack;
+  int64_t off[AR_MAX_SPLIT + 1]; /* where output j starts along the axis */
+} ar_split_job;
+
+/* Item it is (output j, row i), output-major so each thread writes long runs. */
+static void split_part(void *ctx, int64_t b, int64_t e) {
+  const ar_split_job *j = ctx;
+  for (int64_t it = b; it < e; it++) {
+    const int64_t jo = it / j->outer, i = it % j->outer;
+    const int64_t chunk = (j->off[jo + 1] - j->off[jo]) * j->unit;
     if (chunk)
-      for (int64_t i = 0; i < outer; i++)
-        memcpy((char *)k->out[j].data + (size_t)i * chunk,
-               (const char *)x->data + (size_t)((i * dim + off) * inner) * es, chunk);
-    off += len;
+      memcpy((char *)j->k->out[jo].data + i * chunk, j->x + i * j->rowb + j->off[jo] * j->unit,
+             (size_t)chunk);
   }
+}
+
+static void split_run_axis(rt_kctx *k, const rt_tensor *x, int axis, bool unpack) {
+  ar_split_job j = {.k = k, .x = x->data, .outer = prod(x->dims, 0, axis), .axis = axis,
+                    .unpack = unpack};
+  j.unit = prod(x->dims, axis + 1, x->rank) * (int64_t)rt_dtype_size(x->dtype);
+  j.rowb = x->dims[axis] * j.unit;
+  for (int o = 0; o < k->n_out; o++)
+    j.off[o + 1] = j.off[o] + (unpack ? 1 : k->out[o].dims[axis]);
+  int64_t items = j.outer * k->n_out;
+  if (items && j.rowb)
+    rt__parallel_for(k->tp, items, ar_grain(items, j.outer * j.rowb), split_part, &j);
 }
 
 static rt_status unpack_run(rt_kctx *k) {
@@ -847,17 +1078,10 @@ static rt_status concat_run_impl(rt_kctx *k, bool axis_last) {
   if (st)
     return st;
   const rt_tensor *x = &k->in[a.first];
-  size_t es = rt_dtype_size(x->dtype);
-  int64_t outer = prod(x->dims, 0, a.axis), inner = prod(x->dims, a.axis + 1, x->rank);
-  char *o = k->out[0].data;
-  for (int64_t i = 0; i < outer; i++)
-    for (int t = a.first; t < a.first + a.count; t++) {
-      size_t chunk = (size_t)(k->in[t].dims[a.axis] * inner) * es;
-      if (chunk) {
-        memcpy(o, (const char *)k->in[t].data + (size_t)i * chunk, chunk);
-        o += chunk;
-      }
-    }
+  ar_cat_job j = {.o = k->out[0].data, .in = k->in, .first = a.first, .count = a.count,
+                  .axis = a.axis,
+                  .unit = prod(x->dims, a.axis + 1, x->rank) * (int64_t)rt_dtype_size(x->dtype)};
+  cat_run(k, &j);
   return RT_OK;
 }
 
@@ -1040,6 +1264,42 @@ static rt_status pad_shape_impl(rt_kctx *k, bool mirror) {
 static rt_status pad_shape(rt_kctx *k) { return pad_shape_impl(k, false); }
 static rt_status mirror_pad_shape(rt_kctx *k) { return pad_shape_impl(k, true); }
 
+/* Constant padding in one pass over the output. A row is the innermost padded dim p merged with
+ * the unpadded dims after it: a row inside the input on every outer dim is [fill, input row,
+ * fill], any other row is all fill. Rows are what threads share. */
+typedef struct ar_pad_job {
+  char *o;
+  const char *x;
+  size_t es;
+  unsigned char pat[8];
+  int p;
+  int64_t od[RT_MAX_RANK], xd[RT_MAX_RANK], before[RT_MAX_RANK];
+  int64_t orow, xrow, lead; /* bytes: output row, input row, fill before the input row */
+} ar_pad_job;
+
+static void pad_rows(void *ctx, int64_t b, int64_t e) {
+  const ar_pad_job *j = ctx;
+  for (int64_t it = b; it < e; it++) {
+    int64_t rem = it, xoff = 0, xs = 1;
+    bool inside = true;
+    for (int d = j->p - 1; d >= 0; d--) {
+      int64_t i = rem % j->od[d] - j->before[d];
+      rem /= j->od[d];
+      inside = inside && i >= 0 && i < j->xd[d];
+      xoff += i * xs;
+      xs *= j->xd[d];
+    }
+    char *o = j->o + it * j->orow;
+    if (!inside) {
+      fill_bytes(o, j->orow, j->pat, j->es);
+      continue;
+    }
+    fill_bytes(o, j->lead, j->pat, j->es);
+    memcpy(o + j->lead, j->x + xoff * j->xrow, (size_t)j->xrow);
+    fill_bytes(o + j->lead + j->xrow, j->orow - j->lead - j->xrow, j->pat, j->es);
+  }
+}
+
 static rt_status pad_run(rt_kctx *k) {
   rt_status st;
   int64_t before[RT_MAX_RANK], after[RT_MAX_RANK], od[RT_MAX_RANK];
@@ -1051,19 +1311,31 @@ static rt_status pad_run(rt_kctx *k) {
     return st;
   if (k->n_in > 2 && (st = read_num0(k, 2, "constant_values", &c)))
     return st;
-  fill_value(o, c);
-  if (rt_tensor_numel(x) == 0)
+  if (rt_tensor_numel(o) == 0)
     return RT_OK;
-  size_t es = rt_dtype_size(x->dtype);
-  ar_view v = {.rank = x->rank};
-  int64_t off = 0;
-  contig_strides(x->dims, x->rank, v.ss);
-  contig_strides(o->dims, o->rank, v.ds);
-  for (int i = 0; i < x->rank; i++) {
-    v.dims[i] = x->dims[i];
-    off += before[i] * v.ds[i];
+  if (rt_tensor_numel(x) == 0) {
+    fill_value(k, o, c);
+    return RT_OK;
   }
-  view_copy((char *)o->data + off * (int64_t)es, x->data, &v, es);
+  ar_pad_job j = {.o = o->data, .x = x->data, .es = rt_dtype_size(x->dtype), .p = -1};
+  value_bytes(x->dtype, c, j.pat);
+  for (int i = 0; i < x->rank; i++) {
+    j.od[i] = od[i];
+    j.xd[i] = x->dims[i];
+    j.before[i] = before[i];
+    if (before[i] || after[i])
+      j.p = i;
+  }
+  if (j.p < 0) {
+    par_memcpy(k, o->data, x->data, (int64_t)rt_tensor_nbytes(x));
+    return RT_OK;
+  }
+  int64_t inner = prod(x->dims, j.p + 1, x->rank) * (int64_t)j.es;
+  j.orow = od[j.p] * inner;
+  j.xrow = x->dims[j.p] * inner;
+  j.lead = before[j.p] * inner;
+  int64_t rows = prod(od, 0, j.p);
+  rt__parallel_for(k->tp, rows, ar_grain(rows, rows * j.orow), pad_rows, &j);
   return RT_OK;
 }
 
@@ -1156,7 +1428,7 @@ static rt_status transpose_run(rt_kctx *k) {
     v.ss[i] = xst[perm[i]];
   }
   contig_strides(v.dims, v.rank, v.ds);
-  view_copy(k->out[0].data, x->data, &v, rt_dtype_size(x->dtype));
+  view_copy(k, k->out[0].data, x->data, &v, rt_dtype_size(x->dtype));
   return RT_OK;
 }
 
@@ -1238,6 +1510,43 @@ static int64_t index_at(const rt_tensor *t, int64_t i) {
   return ((const uint8_t *)t->data)[i];
 }
 
+/* Output row it = (batch, outer, j) takes source row (batch, outer, indices[batch, j]). */
+typedef struct ar_gather_job {
+  char *o;
+  const char *x;
+  const rt_tensor *ind;
+  ar_gather_info gi;
+  int64_t chunk; /* bytes per row */
+} ar_gather_job;
+
+static void gather_part(void *ctx, int64_t b, int64_t e) {
+  const ar_gather_job jl = *(const ar_gather_job *)ctx, *j = &jl;
+  const ar_gather_info *gi = &j->gi;
+  const int32_t *iv = j->ind->dtype == RT_DT_I32 ? j->ind->data : NULL;
+  int64_t bo = b / gi->n_idx, jj = b % gi->n_idx;
+  for (int64_t it = b; it < e;) {
+    /* one (batch, outer) row: indices jj.. of batch bo / outer */
+    const int64_t base = bo / gi->outer * gi->n_idx, stop = it + gi->n_idx - jj < e
+                                                                ? it + gi->n_idx - jj
+                                                                : e;
+    const char *row = j->x + bo * gi->dim * j->chunk;
+    if (j->chunk == 4 && iv) {
+      uint32_t *o = (uint32_t *)(void *)(j->o + it * 4);
+      const uint32_t *src = (const uint32_t *)(const void *)row;
+      for (int64_t t = 0; t < stop - it; t++)
+        o[t] = src[iv[base + jj + t]];
+    } else {
+      for (int64_t t = 0; t < stop - it; t++) {
+        const int64_t v = iv ? iv[base + jj + t] : index_at(j->ind, base + jj + t);
+        memcpy(j->o + (it + t) * j->chunk, row + v * j->chunk, (size_t)j->chunk);
+      }
+    }
+    it = stop;
+    jj = 0;
+    bo++;
+  }
+}
+
 static rt_status gather_run(rt_kctx *k) {
   rt_status st;
   ar_gather_info gi;
@@ -1254,19 +1563,12 @@ static rt_status gather_run(rt_kctx *k) {
       return fail(k, RT_ERR_INVALID_ARG, "index %lld (indices element %lld) is not in [0, %lld]",
                   (long long)v, (long long)i, (long long)gi.dim - 1);
   }
-  size_t es = rt_dtype_size(x->dtype), chunk = (size_t)gi.slice * es;
-  if (!chunk || !ni)
+  ar_gather_job j = {.o = k->out[0].data, .x = x->data, .ind = ind, .gi = gi,
+                     .chunk = gi.slice * (int64_t)rt_dtype_size(x->dtype)};
+  int64_t items = gi.batch * gi.outer * gi.n_idx;
+  if (!j.chunk || !items)
     return RT_OK;
-  char *o = k->out[0].data;
-  const char *s = x->data;
-  for (int64_t b = 0; b < gi.batch; b++)
-    for (int64_t i = 0; i < gi.outer; i++) {
-      const char *row = s + (size_t)((b * gi.outer + i) * gi.dim) * chunk;
-      for (int64_t j = 0; j < gi.n_idx; j++) {
-        memcpy(o, row + (size_t)index_at(ind, b * gi.n_idx + j) * chunk, chunk);
-        o += chunk;
-      }
-    }
+  rt__parallel_for(k->tp, items, ar_grain(items, items * (j.chunk + 16)), gather_part, &j);
   return RT_OK;
 }
 
@@ -1370,7 +1672,7 @@ static rt_status tile_run(rt_kctx *k) {
     v.ss[2 * i + 1] = xst[i];
   }
   contig_strides(v.dims, v.rank, v.ds);
-  view_copy(k->out[0].data, x->data, &v, rt_dtype_size(x->dtype));
+  view_copy(k, k->out[0].data, x->data, &v, rt_dtype_size(x->dtype));
   return RT_OK;
 }
 
@@ -1412,7 +1714,7 @@ static rt_status broadcast_to_run(rt_kctx *k) {
     v.ss[i] = xi >= 0 && x->dims[xi] == o->dims[i] ? xst[xi] : 0;
   }
   contig_strides(v.dims, v.rank, v.ds);
-  view_copy(o->data, x->data, &v, rt_dtype_size(x->dtype));
+  view_copy(k, o->data, x->data, &v, rt_dtype_size(x->dtype));
   return RT_OK;
 }
 
@@ -1459,7 +1761,7 @@ static rt_status fill_run(rt_kctx *k) {
   rt_status st = read_num0(k, 1, "value", &v);
   if (st)
     return st;
-  fill_value(&k->out[0], v);
+  fill_value(k, &k->out[0], v);
   return RT_OK;
 }
 
@@ -1570,7 +1872,7 @@ static rt_status one_hot_run(rt_kctx *k) {
   const rt_tensor *ind = &k->in[0];
   rt_tensor *o = &k->out[0];
   int64_t depth = o->dims[o->rank - 1], n = rt_tensor_numel(ind);
-  fill_value(o, off);
+  fill_value(k, o, off);
   const int32_t *iv = ind->data;
   for (int64_t i = 0; i < n; i++) {
     if (iv[i] < 0 || iv[i] >= depth)
@@ -1672,7 +1974,7 @@ static rt_status reverse_run(rt_kctx *k) {
     if (flip[i])
       off += (x->dims[i] - 1) * xst[i];
   }
-  view_copy(k->out[0].data, (const char *)x->data + off * (int64_t)es, &v, es);
+  view_copy(k, k->out[0].data, (const char *)x->data + off * (int64_t)es, &v, es);
   return RT_OK;
 }
 

@@ -10,6 +10,11 @@
  * because TF.js computes them as JS numbers; rounding to float32 happens only on store, so
  * results match TF.js bit for bit.
  *
+ * Resizes and block rearrangements split output rows over the session's threads; TopKV2 with
+ * sorted output finds the k best in one vectorized pass with a bounded heap (rows, or segments
+ * of one long row, in parallel) and falls back to the exact port of TF.js's select for rows
+ * holding NaN or ±Inf and for sorted=false. Results never depend on the thread count.
+ *
  * Invariants: shape() validates every input a request can get wrong, and returns
  * RT_ERR_NEED_VALUE when a value it needs for the output shape is unknown. Index values that
  * do not decide a shape (SparseToDense indices, CropAndResize box_ind) are checked again in
@@ -24,6 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 /* ---- small helpers ---- */
 
@@ -209,48 +217,92 @@ static rt_lerp bilinear_src(const rt_resize_params *p, double ratio, int64_t i, 
   return l;
 }
 
-static rt_status resize_bilinear_run(rt_kctx *k) {
-  const rt_resize_params *p = k->params;
-  const rt_tensor *x = &k->in[0];
+/* Rows of output pixels are what threads share: AR-style cost of ~0.3 ns per element and
+ * a pool wake-up of 5-10 us make anything under ~20 us of work stay on one thread. */
+#define IM_PAR_NS 20000.0
+
+static int64_t im_grain(double ns_per_item) {
+  double g = IM_PAR_NS / (ns_per_item > 1e-3 ? ns_per_item : 1e-3);
+  return g < 1 ? 1 : g > 1e15 ? INT64_MAX / 4 : (int64_t)g;
+}
+
+/* One output pixel's channels, in double exactly as TF.js: horizontal lerps of the top and
+ * bottom rows, then the vertical one, rounded to float32 once. Restrict-qualified and blocked
+ * by 8 so gcc vectorizes it over channels. */
+static inline void lerp_px_f(const float *restrict tl, const float *restrict tr, const float *restrict bl,
+                      const float *restrict br, double cf, double rf, float *restrict o,
+                      int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) {
+      const double t = tl[i + j] + ((double)tr[i + j] - tl[i + j]) * cf;
+      const double b = bl[i + j] + ((double)br[i + j] - bl[i + j]) * cf;
+      o[i + j] = (float)(t + (b - t) * rf);
+    }
+  for (; i < n; i++) {
+    const double t = tl[i] + ((double)tr[i] - tl[i]) * cf;
+    const double b = bl[i] + ((double)br[i] - bl[i]) * cf;
+    o[i] = (float)(t + (b - t) * rf);
+  }
+}
+
+static void lerp_px_i(const int32_t *restrict tl, const int32_t *restrict tr,
+                      const int32_t *restrict bl, const int32_t *restrict br, double cf,
+                      double rf, float *restrict o, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const double t = tl[i] + ((double)tr[i] - tl[i]) * cf;
+    const double b = bl[i] + ((double)br[i] - bl[i]) * cf;
+    o[i] = (float)(t + (b - t) * rf);
+  }
+}
+
+typedef struct rt_resize_job {
+  const rt_resize_params *p;
+  const rt_tensor *x;
+  float *out;
+  const rt_lerp *cols;
   rt_resize_geom gm;
-  resize_geom(x, &k->out[0], &gm);
-  if (rt_tensor_numel(&k->out[0]) == 0)
-    return RT_OK;
-  rt_lerp *cols = k->scratch;
-  double rr = resize_ratio(p, gm.h, gm.nh), cr = resize_ratio(p, gm.w, gm.nw);
-  for (int64_t c = 0; c < gm.nw; c++)
-    cols[c] = bilinear_src(p, cr, c, gm.w);
-  float *out = k->out[0].data;
-  const int64_t C = gm.c, rs = gm.w * C, bs = gm.h * rs;
-  for (int64_t b = 0; b < gm.b; b++) {
-    for (int64_t r = 0; r < gm.nh; r++) {
-      rt_lerp row = bilinear_src(p, rr, r, gm.h);
-      const int64_t top = b * bs + row.lo * rs, bot = b * bs + row.hi * rs;
-      const double rf = row.frac;
-      for (int64_t c = 0; c < gm.nw; c++) {
-        const int64_t l = cols[c].lo * C, h = cols[c].hi * C;
-        const double cf = cols[c].frac;
-        if (x->dtype == RT_DT_F32) {
-          const float *xv = x->data;
-          for (int64_t d = 0; d < C; d++) {
-            double tl = xv[top + l + d], tr = xv[top + h + d];
-            double bl = xv[bot + l + d], br = xv[bot + h + d];
-            double t = tl + (tr - tl) * cf, bo = bl + (br - bl) * cf;
-            out[d] = (float)(t + (bo - t) * rf);
-          }
-        } else {
-          const int32_t *xv = x->data;
-          for (int64_t d = 0; d < C; d++) {
-            double tl = xv[top + l + d], tr = xv[top + h + d];
-            double bl = xv[bot + l + d], br = xv[bot + h + d];
-            double t = tl + (tr - tl) * cf, bo = bl + (br - bl) * cf;
-            out[d] = (float)(t + (bo - t) * rf);
-          }
-        }
-        out += C;
+  double rr;
+} rt_resize_job;
+
+static void bilinear_rows(void *ctx, int64_t b0, int64_t e0) {
+  const rt_resize_job jl = *(const rt_resize_job *)ctx, *j = &jl;
+  const rt_resize_geom *gm = &j->gm;
+  const int64_t C = gm->c, rs = gm->w * C, bs = gm->h * rs;
+  for (int64_t it = b0; it < e0; it++) {
+    const int64_t b = it / gm->nh, r = it % gm->nh;
+    const rt_lerp row = bilinear_src(j->p, j->rr, r, gm->h);
+    const int64_t top = b * bs + row.lo * rs, bot = b * bs + row.hi * rs;
+    float *out = j->out + it * gm->nw * C;
+    for (int64_t c = 0; c < gm->nw; c++, out += C) {
+      const int64_t l = j->cols[c].lo * C, h = j->cols[c].hi * C;
+      if (j->x->dtype == RT_DT_F32) {
+        const float *xv = j->x->data;
+        lerp_px_f(xv + top + l, xv + top + h, xv + bot + l, xv + bot + h, j->cols[c].frac,
+                  row.frac, out, C);
+      } else {
+        const int32_t *xv = j->x->data;
+        lerp_px_i(xv + top + l, xv + top + h, xv + bot + l, xv + bot + h, j->cols[c].frac,
+                  row.frac, out, C);
       }
     }
   }
+}
+
+static rt_status resize_bilinear_run(rt_kctx *k) {
+  const rt_resize_params *p = k->params;
+  const rt_tensor *x = &k->in[0];
+  rt_resize_job j = {.p = p, .x = x, .out = k->out[0].data, .cols = k->scratch};
+  resize_geom(x, &k->out[0], &j.gm);
+  if (rt_tensor_numel(&k->out[0]) == 0)
+    return RT_OK;
+  rt_lerp *cols = k->scratch;
+  j.rr = resize_ratio(p, j.gm.h, j.gm.nh);
+  double cr = resize_ratio(p, j.gm.w, j.gm.nw);
+  for (int64_t c = 0; c < j.gm.nw; c++)
+    cols[c] = bilinear_src(p, cr, c, j.gm.w);
+  rt__parallel_for(k->tp, j.gm.b * j.gm.nh, im_grain(0.3 * (double)(j.gm.nw * j.gm.c) + 20.0),
+                   bilinear_rows, &j);
   return RT_OK;
 }
 
@@ -266,29 +318,42 @@ static int64_t nearest_src(const rt_resize_params *p, double ratio, int64_t i, i
   return (int64_t)v;
 }
 
+typedef struct rt_nearest_job {
+  const rt_resize_params *p;
+  const uint32_t *x; /* float32 and int32 are both 4-byte copies */
+  uint32_t *out;
+  const int64_t *cols; /* source column offsets, elements */
+  rt_resize_geom gm;
+  double rr;
+} rt_nearest_job;
+
+static void nearest_rows(void *ctx, int64_t b0, int64_t e0) {
+  const rt_nearest_job jl = *(const rt_nearest_job *)ctx, *j = &jl;
+  const rt_resize_geom *gm = &j->gm;
+  const int64_t C = gm->c, rs = gm->w * C, bs = gm->h * rs;
+  for (int64_t it = b0; it < e0; it++) {
+    const int64_t b = it / gm->nh, r = it % gm->nh;
+    const uint32_t *src = j->x + b * bs + nearest_src(j->p, j->rr, r, gm->h) * rs;
+    uint32_t *out = j->out + it * gm->nw * C;
+    for (int64_t c = 0; c < gm->nw; c++, out += C)
+      memcpy(out, src + j->cols[c], (size_t)C * sizeof *out);
+  }
+}
+
 static rt_status resize_nearest_run(rt_kctx *k) {
   const rt_resize_params *p = k->params;
   const rt_tensor *x = &k->in[0];
-  rt_resize_geom gm;
-  resize_geom(x, &k->out[0], &gm);
+  rt_nearest_job j = {.p = p, .x = x->data, .out = k->out[0].data, .cols = k->scratch};
+  resize_geom(x, &k->out[0], &j.gm);
   if (rt_tensor_numel(&k->out[0]) == 0)
     return RT_OK;
   int64_t *cols = k->scratch;
-  double rr = resize_ratio(p, gm.h, gm.nh), cr = resize_ratio(p, gm.w, gm.nw);
-  const int64_t C = gm.c, rs = gm.w * C, bs = gm.h * rs;
-  for (int64_t c = 0; c < gm.nw; c++)
-    cols[c] = nearest_src(p, cr, c, gm.w) * C;
-  /* float32 and int32 are both 4-byte copies. */
-  const uint32_t *xv = x->data;
-  uint32_t *out = k->out[0].data;
-  for (int64_t b = 0; b < gm.b; b++)
-    for (int64_t r = 0; r < gm.nh; r++) {
-      const uint32_t *src = xv + b * bs + nearest_src(p, rr, r, gm.h) * rs;
-      for (int64_t c = 0; c < gm.nw; c++) {
-        memcpy(out, src + cols[c], (size_t)C * sizeof *out);
-        out += C;
-      }
-    }
+  j.rr = resize_ratio(p, j.gm.h, j.gm.nh);
+  double cr = resize_ratio(p, j.gm.w, j.gm.nw);
+  for (int64_t c = 0; c < j.gm.nw; c++)
+    cols[c] = nearest_src(p, cr, c, j.gm.w) * j.gm.c;
+  rt__parallel_for(k->tp, j.gm.b * j.gm.nh, im_grain(0.1 * (double)(j.gm.nw * j.gm.c) + 20.0),
+                   nearest_rows, &j);
   return RT_OK;
 }
 
@@ -448,21 +513,33 @@ static rt_status d2s_shape(rt_kctx *k) {
   return set_out(k, 0, x->dtype, 4, dims);
 }
 
-static rt_status d2s_run(rt_kctx *k) {
+/* Output rows (b, h) are what threads share. */
+static void d2s_rows(void *ctx, int64_t b0, int64_t e0) {
+  const rt_kctx *k = ctx;
   const rt_block_params *p = k->params;
   const rt_tensor *x = &k->in[0];
   const size_t es = rt_dtype_size(x->dtype);
-  const int64_t bs = p->block, B = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
+  const int64_t bs = p->block, H = x->dims[1], W = x->dims[2], C = x->dims[3];
   const int64_t oh = H * bs, ow = W * bs, oc = C / (bs * bs);
   const char *in = x->data;
-  char *out = k->out[0].data;
-  for (int64_t b = 0; b < B; b++)
-    for (int64_t h = 0; h < oh; h++)
-      for (int64_t w = 0; w < ow; w++) {
-        int64_t src = ((b * H + h / bs) * W + w / bs) * C + ((h % bs) * bs + w % bs) * oc;
-        memcpy(out, in + (size_t)src * es, (size_t)oc * es);
-        out += (size_t)oc * es;
-      }
+  for (int64_t it = b0; it < e0; it++) {
+    const int64_t b = it / oh, h = it % oh;
+    char *out = (char *)k->out[0].data + (size_t)(it * ow * oc) * es;
+    const char *src = in + (size_t)(((b * H + h / bs) * W) * C + (h % bs) * bs * oc) * es;
+    for (int64_t w = 0; w < W; w++, src += (size_t)C * es) {
+      memcpy(out, src, (size_t)(bs * oc) * es); /* the block's row h % bs is contiguous */
+      out += (size_t)(bs * oc) * es;
+    }
+  }
+}
+
+static rt_status d2s_run(rt_kctx *k) {
+  const rt_tensor *x = &k->in[0];
+  const int64_t rows = x->dims[0] * x->dims[1] * ((const rt_block_params *)k->params)->block;
+  if (rt_tensor_numel(x) == 0)
+    return RT_OK;
+  rt__parallel_for(k->tp, rows, im_grain(0.1 * (double)rt_tensor_numel(x) / (double)rows + 20.0),
+                   d2s_rows, k);
   return RT_OK;
 }
 
@@ -481,23 +558,34 @@ static rt_status s2d_shape(rt_kctx *k) {
   return set_out(k, 0, x->dtype, 4, dims);
 }
 
-static rt_status s2d_run(rt_kctx *k) {
+static void s2d_rows(void *ctx, int64_t b0, int64_t e0) {
+  const rt_kctx *k = ctx;
   const rt_block_params *p = k->params;
   const rt_tensor *x = &k->in[0];
   const size_t es = rt_dtype_size(x->dtype);
-  const int64_t bs = p->block, B = x->dims[0], H = x->dims[1], W = x->dims[2], C = x->dims[3];
+  const int64_t bs = p->block, H = x->dims[1], W = x->dims[2], C = x->dims[3];
   const int64_t oh = H / bs, ow = W / bs;
   const char *in = x->data;
-  char *out = k->out[0].data;
-  for (int64_t b = 0; b < B; b++)
-    for (int64_t h = 0; h < oh; h++)
-      for (int64_t w = 0; w < ow; w++)
-        for (int64_t i = 0; i < bs; i++)
-          for (int64_t j = 0; j < bs; j++) {
-            int64_t src = ((b * H + h * bs + i) * W + w * bs + j) * C;
-            memcpy(out, in + (size_t)src * es, (size_t)C * es);
-            out += (size_t)C * es;
-          }
+  for (int64_t it = b0; it < e0; it++) {
+    const int64_t b = it / oh, h = it % oh;
+    char *out = (char *)k->out[0].data + (size_t)(it * ow * bs * bs * C) * es;
+    for (int64_t w = 0; w < ow; w++)
+      for (int64_t i = 0; i < bs; i++)
+        for (int64_t j = 0; j < bs; j++) {
+          int64_t src = ((b * H + h * bs + i) * W + w * bs + j) * C;
+          memcpy(out, in + (size_t)src * es, (size_t)C * es);
+          out += (size_t)C * es;
+        }
+  }
+}
+
+static rt_status s2d_run(rt_kctx *k) {
+  const rt_tensor *x = &k->in[0];
+  const int64_t rows = x->dims[0] * (x->dims[1] / ((const rt_block_params *)k->params)->block);
+  if (rt_tensor_numel(x) == 0)
+    return RT_OK;
+  rt__parallel_for(k->tp, rows, im_grain(0.1 * (double)rt_tensor_numel(x) / (double)rows + 20.0),
+                   s2d_rows, k);
   return RT_OK;
 }
 
@@ -911,6 +999,229 @@ static void vi_sort(rt_vi *a, int64_t n) {
   }
 }
 
+/* The exact port: select then (optionally) sort, for row r, with a[0..size) as workspace. */
+static void topk_row_exact(rt_kctx *k, int64_t r, rt_vi *a) {
+  const rt_topk_params *p = k->params;
+  const rt_tensor *x = &k->in[0];
+  const int64_t size = x->dims[x->rank - 1], kk = k->out[0].dims[x->rank - 1];
+  int32_t *oi = k->out[1].data;
+  for (int64_t i = 0; i < size; i++)
+    a[i] = (rt_vi){get_num(x, r * size + i), i};
+  if (kk < size)
+    vi_select(a, kk, 0, size - 1);
+  if (p->sorted)
+    vi_sort(a, kk);
+  for (int64_t i = 0; i < kk; i++) {
+    if (x->dtype == RT_DT_F32)
+      ((float *)k->out[0].data)[r * kk + i] = (float)a[i].v;
+    else
+      ((int32_t *)k->out[0].data)[r * kk + i] = (int32_t)a[i].v;
+    oi[r * kk + i] = (int32_t)a[i].i;
+  }
+}
+
+/* Fast path for sorted output. On a row of finite values TF.js's comparePair is a strict total
+ * order (larger value first, then lower index), so its select + sort returns exactly the k
+ * best under that order, however they are found. A bounded heap with the worst kept at the
+ * root finds them in one pass; blocks of 16 that hold nothing better than the root are
+ * skipped with a vectorizable test. A row holding NaN or ±Inf (where comparePair is no order)
+ * goes to the exact port instead. */
+#define TOPK_BLOCK 64
+
+/* vi_before for finite values (no NaN cases): a ranks before b. */
+static inline bool fin_before(const rt_vi *a, const rt_vi *b) {
+  return a->v > b->v || (a->v == b->v && a->i < b->i);
+}
+
+static void worst_up(rt_vi *h, int64_t i) {
+  while (i > 0 && fin_before(&h[(i - 1) / 2], &h[i])) {
+    vi_swap(h, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+}
+
+static void worst_down(rt_vi *h, int64_t n) {
+  int64_t i = 0;
+  for (;;) {
+    int64_t c = 2 * i + 1;
+    if (c >= n)
+      return;
+    if (c + 1 < n && fin_before(&h[c], &h[c + 1]))
+      c++;
+    if (!fin_before(&h[i], &h[c]))
+      return;
+    vi_swap(h, i, c);
+    i = c;
+  }
+}
+
+static void worst_offer(rt_vi *h, int64_t *n, int64_t kk, double v, int64_t i) {
+  rt_vi e = {v, i};
+  if (*n < kk) {
+    h[*n] = e;
+    worst_up(h, (*n)++);
+  } else if (fin_before(&e, &h[0])) {
+    h[0] = e;
+    worst_down(h, kk);
+  }
+}
+
+/* Largest value of a block of TOPK_BLOCK floats, and whether all are finite: eight lanes, one
+ * horizontal step per block. */
+static float block_max_f(const float *restrict x, int *finite) {
+  float m[8], ok[8];
+  for (int j = 0; j < 8; j++) {
+    m[j] = x[j];
+    ok[j] = fabsf(x[j]) <= 3.40282347e38f ? 1.0f : 0.0f;
+  }
+  for (int b = 8; b < TOPK_BLOCK; b += 8)
+    for (int j = 0; j < 8; j++) {
+      m[j] = x[b + j] > m[j] ? x[b + j] : m[j];
+      ok[j] = fabsf(x[b + j]) <= 3.40282347e38f ? ok[j] : 0.0f;
+    }
+  float r = m[0], f = ok[0];
+  for (int j = 1; j < 8; j++) {
+    r = m[j] > r ? m[j] : r;
+    f = ok[j] < f ? ok[j] : f;
+  }
+  *finite = f != 0.0f;
+  return r;
+}
+
+#if defined(__AVX2__)
+/* Offers the elements of a 32-float block that beat the root, found with one compare per vector
+ * and a bit mask, so a block with one candidate costs one heap offer, not 32 scalar tests.
+ * Returns false on a non-finite value. */
+static bool block_offer_f(const float *x, int64_t i, float thr, rt_vi *h, int64_t *cnt,
+                          int64_t kk) {
+  const __m256 t = _mm256_set1_ps(thr), lim = _mm256_set1_ps(3.40282347e38f);
+  const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 v[4], fin = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  uint32_t gt = 0;
+  for (int q = 0; q < 4; q++) {
+    v[q] = _mm256_loadu_ps(x + i + 8 * q);
+    fin = _mm256_and_ps(fin, _mm256_cmp_ps(_mm256_and_ps(v[q], absm), lim, _CMP_LE_OQ));
+    gt |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(v[q], t, _CMP_GT_OQ)) << (8 * q);
+  }
+  if (_mm256_movemask_ps(fin) != 0xff)
+    return false;
+  while (gt) {
+    int b = __builtin_ctz(gt);
+    gt &= gt - 1;
+    if (x[i + b] > (float)h[0].v) /* the root may have risen since the mask was taken */
+      worst_offer(h, cnt, kk, x[i + b], i + b);
+  }
+  return true;
+}
+#endif
+
+static int32_t block_max_i(const int32_t *restrict x) {
+  int32_t m[8];
+  for (int j = 0; j < 8; j++)
+    m[j] = x[j];
+  for (int b = 8; b < TOPK_BLOCK; b += 8)
+    for (int j = 0; j < 8; j++)
+      m[j] = x[b + j] > m[j] ? x[b + j] : m[j];
+  int32_t r = m[0];
+  for (int j = 1; j < 8; j++)
+    r = m[j] > r ? m[j] : r;
+  return r;
+}
+
+/* The k best of row elements [s0, s1) into heap h (count in *n); false on a non-finite value. */
+static bool topk_scan(const rt_tensor *x, int64_t r, int64_t s0, int64_t s1, int64_t kk,
+                      rt_vi *h, int64_t *n) {
+  const int64_t size = x->dims[x->rank - 1];
+  int64_t cnt = 0, i = s0;
+  if (x->dtype == RT_DT_F32) {
+    const float *xv = (const float *)x->data + r * size;
+    for (; i < s1 && cnt < kk; i++) {
+      if (!(fabsf(xv[i]) <= 3.40282347e38f))
+        return false;
+      worst_offer(h, &cnt, kk, xv[i], i);
+    }
+#if defined(__AVX2__)
+    for (; i + 32 <= s1; i += 32)
+      if (!block_offer_f(xv, i, (float)h[0].v, h, &cnt, kk))
+        return false;
+#endif
+    for (; i + TOPK_BLOCK <= s1; i += TOPK_BLOCK) {
+      int finite;
+      const float mx = block_max_f(xv + i, &finite);
+      if (!finite)
+        return false;
+      if (mx > (float)h[0].v) /* strictly: a tie with the root comes later, so ranks after */
+        for (int j = 0; j < TOPK_BLOCK; j++)
+          if (xv[i + j] > (float)h[0].v)
+            worst_offer(h, &cnt, kk, xv[i + j], i + j);
+    }
+    for (; i < s1; i++) {
+      if (!(fabsf(xv[i]) <= 3.40282347e38f))
+        return false;
+      worst_offer(h, &cnt, kk, xv[i], i);
+    }
+  } else {
+    const int32_t *xv = (const int32_t *)x->data + r * size;
+    for (; i < s1 && cnt < kk; i++)
+      worst_offer(h, &cnt, kk, xv[i], i);
+    for (; i + TOPK_BLOCK <= s1; i += TOPK_BLOCK)
+      if (block_max_i(xv + i) > (int32_t)h[0].v)
+        for (int j = 0; j < TOPK_BLOCK; j++)
+          if (xv[i + j] > (int32_t)h[0].v)
+            worst_offer(h, &cnt, kk, xv[i + j], i + j);
+    for (; i < s1; i++)
+      worst_offer(h, &cnt, kk, xv[i], i);
+  }
+  *n = cnt;
+  return true;
+}
+
+/* Sorts the n candidates in h best first and writes the first kk as row r's output. */
+static void topk_emit(rt_kctx *k, int64_t r, rt_vi *h, int64_t n, int64_t kk) {
+  vi_sort(h, n);
+  for (int64_t i = 0; i < kk; i++) {
+    if (k->in[0].dtype == RT_DT_F32)
+      ((float *)k->out[0].data)[r * kk + i] = (float)h[i].v;
+    else
+      ((int32_t *)k->out[0].data)[r * kk + i] = (int32_t)h[i].v;
+    ((int32_t *)k->out[1].data)[r * kk + i] = (int32_t)h[i].i;
+  }
+}
+
+/* How the fast path lays out scratch (in rt_vi entries), from shapes alone so shape() and run()
+ * agree: with several rows, one heap of kk per row (rows in parallel) when that stays within
+ * max(size, 2^16) entries, else one shared heap; with one row, `segs` segments scanned in
+ * parallel, each with its own heap, then merged. */
+typedef struct topk_plan {
+  int64_t size, kk, rows, segs;
+  bool row_heaps;
+} topk_plan;
+
+static topk_plan topk_layout(const rt_tensor *x, int64_t kk) {
+  topk_plan pl = {.size = x->dims[x->rank - 1], .kk = kk, .segs = 1};
+  pl.rows = pl.size ? rt_tensor_numel(x) / pl.size : 0;
+  int64_t cap = pl.size > (1 << 16) ? pl.size : (1 << 16);
+  pl.row_heaps = pl.rows > 1 && kk > 0 && pl.rows <= cap / kk;
+  if (pl.rows == 1 && kk > 0) {
+    pl.segs = pl.size / (1 << 16);
+    if (pl.segs > 8)
+      pl.segs = 8;
+    if (pl.segs > pl.size / kk)
+      pl.segs = pl.size / kk;
+    if (pl.segs < 1)
+      pl.segs = 1;
+  }
+  return pl;
+}
+
+static size_t topk_scratch(const rt_tensor *x, int64_t kk) {
+  topk_plan pl = topk_layout(x, kk);
+  int64_t n = pl.size;
+  if (pl.row_heaps && pl.rows * kk > n)
+    n = pl.rows * kk;
+  return (size_t)n * sizeof(rt_vi);
+}
+
 static rt_status topk_shape(rt_kctx *k) {
   if (!k->params)
     return kerr(k, RT_ERR_STATE, "not prepared");
@@ -934,34 +1245,78 @@ static rt_status topk_shape(rt_kctx *k) {
   if ((st = set_out(k, 0, x->dtype, x->rank, dims)) != RT_OK ||
       (st = set_out(k, 1, RT_DT_I32, x->rank, dims)) != RT_OK)
     return st;
-  k->scratch_bytes = (size_t)last * sizeof(rt_vi);
+  k->scratch_bytes = topk_scratch(x, (int64_t)kv);
   return RT_OK;
+}
+
+typedef struct topk_job {
+  rt_kctx *k;
+  topk_plan pl;
+  rt_vi *heaps;
+  int64_t counts[8]; /* segment mode: candidates found per segment; -1: non-finite seen */
+} topk_job;
+
+/* Row mode: rows b..e; a row with a non-finite value is marked (index -1) for the exact pass. */
+static void topk_rows(void *ctx, int64_t b, int64_t e) {
+  topk_job *j = ctx;
+  for (int64_t r = b; r < e; r++) {
+    rt_vi *h = j->heaps + (j->pl.row_heaps ? r * j->pl.kk : 0);
+    int64_t n;
+    if (topk_scan(&j->k->in[0], r, 0, j->pl.size, j->pl.kk, h, &n))
+      topk_emit(j->k, r, h, n, j->pl.kk);
+    else
+      ((int32_t *)j->k->out[1].data)[r * j->pl.kk] = -1;
+  }
+}
+
+static void topk_segs(void *ctx, int64_t b, int64_t e) {
+  topk_job *j = ctx;
+  const int64_t len = (j->pl.size + j->pl.segs - 1) / j->pl.segs;
+  for (int64_t sg = b; sg < e; sg++) {
+    int64_t s0 = sg * len, s1 = s0 + len < j->pl.size ? s0 + len : j->pl.size, n = 0;
+    if (!topk_scan(&j->k->in[0], 0, s0, s1 > s0 ? s1 : s0, j->pl.kk, j->heaps + sg * j->pl.kk,
+                   &n))
+      n = -1;
+    j->counts[sg] = n;
+  }
 }
 
 static rt_status topk_run(rt_kctx *k) {
   const rt_topk_params *p = k->params;
   const rt_tensor *x = &k->in[0];
-  const int64_t size = x->dims[x->rank - 1], kk = k->out[0].dims[x->rank - 1];
-  if (size == 0 || kk == 0)
+  const int64_t kk = k->out[0].dims[x->rank - 1];
+  topk_job j = {.k = k, .pl = topk_layout(x, kk), .heaps = k->scratch};
+  if (j.pl.size == 0 || kk == 0)
     return RT_OK;
-  const int64_t rows = rt_tensor_numel(x) / size;
-  rt_vi *a = k->scratch;
-  int32_t *oi = k->out[1].data;
-  for (int64_t r = 0; r < rows; r++) {
-    for (int64_t i = 0; i < size; i++)
-      a[i] = (rt_vi){get_num(x, r * size + i), i};
-    if (kk < size)
-      vi_select(a, kk, 0, size - 1);
-    if (p->sorted)
-      vi_sort(a, kk);
-    for (int64_t i = 0; i < kk; i++) {
-      if (x->dtype == RT_DT_F32)
-        ((float *)k->out[0].data)[r * kk + i] = (float)a[i].v;
-      else
-        ((int32_t *)k->out[0].data)[r * kk + i] = (int32_t)a[i].v;
-      oi[r * kk + i] = (int32_t)a[i].i;
-    }
+  if (!p->sorted) { /* the unsorted order is select's own: only the port reproduces it */
+    for (int64_t r = 0; r < j.pl.rows; r++)
+      topk_row_exact(k, r, k->scratch);
+    return RT_OK;
   }
+  const double scan_ns = 0.15 * (double)j.pl.size;
+  if (j.pl.rows > 1) {
+    rt__parallel_for(j.pl.row_heaps ? k->tp : NULL, j.pl.rows, im_grain(scan_ns), topk_rows,
+                     &j);
+    for (int64_t r = 0; r < j.pl.rows; r++)
+      if (((int32_t *)k->out[1].data)[r * kk] == -1)
+        topk_row_exact(k, r, k->scratch);
+    return RT_OK;
+  }
+  /* Each segment pays its own warm-up (about k ln(len / k) heap insertions), so a row is cut
+   * into no more segments than there are threads; the answer is the same either way. */
+  if (j.pl.segs > rt__threadpool_size(k->tp))
+    j.pl.segs = rt__threadpool_size(k->tp);
+  rt__parallel_for(k->tp, j.pl.segs, im_grain(scan_ns / (double)j.pl.segs), topk_segs, &j);
+  int64_t n = 0;
+  for (int64_t sg = 0; sg < j.pl.segs; sg++) {
+    if (j.counts[sg] < 0) {
+      topk_row_exact(k, 0, k->scratch);
+      return RT_OK;
+    }
+    memmove(j.heaps + n, j.heaps + sg * kk, (size_t)j.counts[sg] * sizeof(rt_vi));
+    n += j.counts[sg];
+  }
+  topk_emit(k, 0, j.heaps, n, kk);
   return RT_OK;
 }
 

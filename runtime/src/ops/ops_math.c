@@ -21,6 +21,12 @@
  * Same-shape, scalar and per-channel operands therefore run as one or a few long loops. An
  * operand whose dtype differs from the compute dtype is converted into scratch first.
  *
+ * Threads: big ops split over the session's pool (k->tp) by output ranges: elementwise ops by
+ * blocks of output elements, reductions by a kept dim (each output element still accumulates
+ * its inputs in the same order), softmax by rows. Every element is computed by the same code in
+ * the same order at any thread count, so results are bit-identical; an op stays on one thread
+ * below ~20 us of estimated work (see par_grain), since waking the pool costs 5-10 us.
+ *
  * Invariants: shape() checks dtypes, broadcast compatibility, axes and element counts and names
  * the node when they are wrong; run() only recomputes cheap derived facts (compute dtype,
  * reduction mask), trusts the rest and never allocates: conversions and reduction accumulators
@@ -31,6 +37,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 /* Blocks a loop by 8 so that gcc -O2 (whose cheap cost model refuses loops needing an
  * epilogue) vectorizes the fixed-count inner loop; the tail runs scalar. */
@@ -48,6 +57,27 @@
   } while (0)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* ---- threads ----
+ * Work is split over the session's pool by output ranges, so every output element is computed
+ * by the same code in the same order whatever the thread count. Elementwise ops hand out items
+ * of PAR_BLOCK elements (chunk edges stay on cache lines and on VLOOP's blocks of 8); an op
+ * runs on one thread unless it has at least PAR_MIN_NS of estimated work per thread, since
+ * waking the pool costs 5-10 us. */
+#define PAR_BLOCK 64
+#define PAR_MIN_NS 20000.0
+
+/* Items per chunk for items costing `ns` nanoseconds each. */
+static int64_t par_grain(double ns) {
+  double g = PAR_MIN_NS / (ns > 1e-3 ? ns : 1e-3);
+  return g < 1 ? 1 : g > 1e15 ? INT64_MAX / 4 : (int64_t)g;
+}
+
+/* Per-element cost classes (ns, measured on AVX2 at 1 thread). */
+#define COST_MOVE 0.1 /* add, compare, relu: bound by memory */
+#define COST_DBL 0.3  /* double arithmetic, int conversions */
+#define COST_EXP 1.0  /* vexpf-based: sigmoid, tanh, exp */
+#define COST_LIBM 6.0 /* a libm call per element */
 
 static rt_status op_error(const rt_kctx *k, rt_status code, const char *what) {
   return rt__errorf(k->err, code, "node '%s' (%s): %s", k->node->name, k->node->op_name, what);
@@ -198,41 +228,70 @@ static inline float vsigmoidf(float x) {
   return sel_neg(x, e * s, s);
 }
 
-/* Conversion between dtypes as TF.js's Cast does it (also used for makeTypesMatch). */
+/* Conversion between dtypes as TF.js's Cast does it (also used for makeTypesMatch). Each pair
+ * has its own restrict-qualified loop: gcc vectorizes nothing it cannot prove unaliased. */
+#define CONV_LOOP(NAME, TS, TD, EXPR)                                                              \
+  static void NAME(const TS *restrict s_, TD *restrict d_, int64_t n) {                            \
+    VLOOP(n, {                                                                                     \
+      const TS x = s_[i];                                                                          \
+      d_[i] = (TD)(EXPR);                                                                          \
+    });                                                                                            \
+  }
+CONV_LOOP(cv_f_b, float, uint8_t, x != 0.0f) /* NaN != 0: true, as notEqual(x, 0) */
+CONV_LOOP(cv_i_f, int32_t, float, (float)x)
+CONV_LOOP(cv_i_b, int32_t, uint8_t, x != 0)
+CONV_LOOP(cv_b_f, uint8_t, float, x ? 1.0f : 0.0f)
+CONV_LOOP(cv_b_i, uint8_t, int32_t, x ? 1 : 0)
+
+/* Blocks of 8 that are all in int32 range (the common case) truncate in vector registers; a
+ * block holding NaN, ±Inf or a large value goes element by element through js_i32. */
+static void cv_f_i(const float *restrict s, int32_t *restrict d, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    int ok = 1;
+    for (int j = 0; j < 8; j++)
+      ok &= (s[i + j] >= -2147483648.0f) & (s[i + j] < 2147483648.0f);
+    if (ok)
+      for (int j = 0; j < 8; j++)
+        d[i + j] = (int32_t)s[i + j];
+    else
+      for (int j = 0; j < 8; j++)
+        d[i + j] = js_i32(s[i + j]);
+  }
+  for (; i < n; i++)
+    d[i] = js_i32(s[i]);
+}
+
 static void convert(const void *src, rt_dtype st, void *dst, rt_dtype dt, int64_t n) {
-  if (st == dt) {
+  if (st == dt)
     memcpy(dst, src, (size_t)n * rt_dtype_size(st));
-    return;
-  }
-  if (st == RT_DT_F32) {
-    const float *s = src;
-    if (dt == RT_DT_I32) {
-      int32_t *d = dst;
-      for (int64_t i = 0; i < n; i++)
-        d[i] = js_i32(s[i]);
-    } else {
-      uint8_t *d = dst;
-      VLOOP(n, { d[i] = s[i] != 0.0f; }); /* NaN != 0: true, as notEqual(x, 0) */
-    }
-  } else if (st == RT_DT_I32) {
-    const int32_t *s = src;
-    if (dt == RT_DT_F32) {
-      float *d = dst;
-      VLOOP(n, { d[i] = (float)s[i]; });
-    } else {
-      uint8_t *d = dst;
-      VLOOP(n, { d[i] = s[i] != 0; });
-    }
-  } else {
-    const uint8_t *s = src;
-    if (dt == RT_DT_F32) {
-      float *d = dst;
-      VLOOP(n, { d[i] = s[i] ? 1.0f : 0.0f; });
-    } else {
-      int32_t *d = dst;
-      VLOOP(n, { d[i] = s[i] ? 1 : 0; });
-    }
-  }
+  else if (st == RT_DT_F32)
+    dt == RT_DT_I32 ? cv_f_i(src, dst, n) : cv_f_b(src, dst, n);
+  else if (st == RT_DT_I32)
+    dt == RT_DT_F32 ? cv_i_f(src, dst, n) : cv_i_b(src, dst, n);
+  else
+    dt == RT_DT_F32 ? cv_b_f(src, dst, n) : cv_b_i(src, dst, n);
+}
+
+typedef struct conv_job {
+  const char *src;
+  char *dst;
+  rt_dtype st, dt;
+  int64_t n;
+} conv_job;
+
+static void conv_part(void *ctx, int64_t b, int64_t e) {
+  const conv_job *j = ctx;
+  int64_t s = b * PAR_BLOCK, t = e * PAR_BLOCK < j->n ? e * PAR_BLOCK : j->n;
+  convert(j->src + s * (int64_t)rt_dtype_size(j->st), j->st,
+          j->dst + s * (int64_t)rt_dtype_size(j->dt), j->dt, t - s);
+}
+
+static void convert_par(const rt_kctx *k, const void *src, rt_dtype st, void *dst, rt_dtype dt,
+                        int64_t n) {
+  conv_job j = {src, dst, st, dt, n};
+  rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(COST_DBL * PAR_BLOCK),
+                   conv_part, &j);
 }
 
 static size_t conv_bytes(const rt_tensor *t, rt_dtype ct) {
@@ -240,11 +299,11 @@ static size_t conv_bytes(const rt_tensor *t, rt_dtype ct) {
 }
 
 /* Returns t's data as dtype ct, converting into *scratch (advanced past it) when needed. */
-static const void *as_dtype(const rt_tensor *t, rt_dtype ct, char **scratch) {
+static const void *as_dtype(const rt_kctx *k, const rt_tensor *t, rt_dtype ct, char **scratch) {
   if (t->dtype == ct)
     return t->data;
   void *d = *scratch;
-  convert(t->data, t->dtype, d, ct, rt_tensor_numel(t));
+  convert_par(k, t->data, t->dtype, d, ct, rt_tensor_numel(t));
   *scratch += conv_bytes(t, ct);
   return d;
 }
@@ -306,7 +365,7 @@ static void bcast_init(bcast *bc, const rt_tensor *out, const rt_tensor *const *
 /* Short rows (a few channels) would cost a call per row. When every operand is either contiguous
  * across the last two dims or repeats one row along dim nd-2 (x[N, H, W, C] + bias[C]), up to
  * BC_TILE bytes of rows go to one call, the repeating operands tiled on the stack. */
-#define BC_TILE 1024
+#define BC_TILE 4096
 
 static bool bcast_fusable(const bcast *bc, const size_t *esz) {
   int nd = bc->nd;
@@ -320,56 +379,119 @@ static bool bcast_fusable(const bcast *bc, const size_t *esz) {
   return true;
 }
 
-static void bcast_run(const bcast *bc, const void *const *in, const size_t *esz, void *out,
-                      size_t osz, bc_inner fn, const void *ctx) {
-  bool fuse = bcast_fusable(bc, esz);
-  int nd = bc->nd, nl = fuse ? 2 : 1; /* dims handled inside one step */
-  int64_t inner = bc->dims[nd - 1], outer = 1;
-  for (int d = 0; d < nd - nl; d++)
-    outer *= bc->dims[d];
-  int64_t idx[RT_MAX_RANK] = {0}, off[BC_MAX_IN] = {0}, s[BC_MAX_IN];
+typedef struct bc_job {
+  const bcast *bc;
+  const void *in[BC_MAX_IN];
+  size_t esz[BC_MAX_IN], osz;
+  void *out;
+  bc_inner fn;
+  const void *ctx;
+  int64_t total; /* output elements */
+  double cost;   /* ns per element, for the thread split */
+} bc_job;
+
+/* Moves the row index one row on (idx over dims[0..nd-1), off per operand). */
+static inline void bc_next_row(const bcast *bc, int64_t *idx, int64_t *off) {
+  for (int d = bc->nd - 2; d >= 0; d--) {
+    for (int k = 0; k < bc->nin; k++)
+      off[k] += bc->st[k][d];
+    if (++idx[d] < bc->dims[d])
+      return;
+    for (int k = 0; k < bc->nin; k++)
+      off[k] -= bc->st[k][d] * bc->dims[d];
+    idx[d] = 0;
+  }
+}
+
+/* Output elements [s, e) in row-major order: partial rows at either end get a call of their
+ * own; full rows go one per call, or, when fusable, many rows per call. */
+static void bcast_range(const bc_job *job, int64_t s, int64_t e) {
+  const bc_job jl = *job, *j = &jl; /* a local copy: the inner calls cannot change it */
+  const bcast *bc = j->bc;
+  const int nd = bc->nd, nin = bc->nin;
+  const int64_t inner = bc->dims[nd - 1];
+  const bool fuse = bcast_fusable(bc, j->esz);
+  int64_t idx[RT_MAX_RANK], off[BC_MAX_IN] = {0}, srow[BC_MAX_IN];
+  int64_t it = s / inner, col = s % inner;
+  for (int d = nd - 2; d >= 0; d--) {
+    idx[d] = it % bc->dims[d];
+    it /= bc->dims[d];
+    for (int k = 0; k < nin; k++)
+      off[k] += idx[d] * bc->st[k][d];
+  }
+  for (int k = 0; k < nin; k++)
+    srow[k] = bc->st[k][nd - 1];
   const void *p[BC_MAX_IN];
   _Alignas(64) unsigned char tile[BC_MAX_IN][BC_TILE];
-  for (int k = 0; k < bc->nin; k++)
-    s[k] = fuse ? 1 : bc->st[k][nd - 1];
-  char *o = out;
-  for (int64_t it = 0; it < outer; it++) {
-    if (!fuse) {
-      for (int k = 0; k < bc->nin; k++)
-        p[k] = (const char *)in[k] + off[k] * (int64_t)esz[k];
-      fn(p, s, o, inner, ctx);
-      o += inner * (int64_t)osz;
-    } else {
-      int64_t rows = bc->dims[nd - 2], m = rows;
-      for (int k = 0; k < bc->nin; k++)
-        if (BC_TILE / (inner * (int64_t)esz[k]) < m)
-          m = BC_TILE / (inner * (int64_t)esz[k]);
-      for (int k = 0; k < bc->nin; k++) {
-        const char *row = (const char *)in[k] + off[k] * (int64_t)esz[k];
-        size_t rb = (size_t)inner * esz[k];
-        if (bc->st[k][nd - 2] == 0)
+  const char *tiled[BC_MAX_IN] = {NULL, NULL, NULL}; /* the row tile[k] repeats, if any */
+  char *o = (char *)j->out + s * (int64_t)j->osz;
+  while (s < e) {
+    if (fuse && col == 0 && e - s >= 2 * inner) {
+      int64_t rows = bc->dims[nd - 2] - idx[nd - 2], m = bc->dims[nd - 2];
+      if ((e - s) / inner < rows)
+        rows = (e - s) / inner;
+      for (int k = 0; k < nin; k++)
+        if (BC_TILE / (inner * (int64_t)j->esz[k]) < m)
+          m = BC_TILE / (inner * (int64_t)j->esz[k]);
+      /* m depends on the job only, so a tile built earlier always holds enough copies */
+      for (int k = 0; k < nin; k++) {
+        const char *row = (const char *)j->in[k] + off[k] * (int64_t)j->esz[k];
+        size_t rb = (size_t)inner * j->esz[k];
+        if (bc->st[k][nd - 2] == 0 && tiled[k] != row) {
           for (int64_t r = 0; r < m; r++)
             memcpy(tile[k] + r * (int64_t)rb, row, rb);
+          tiled[k] = row;
+        }
       }
       for (int64_t r0 = 0; r0 < rows; r0 += m) {
         int64_t mm = rows - r0 < m ? rows - r0 : m;
-        for (int k = 0; k < bc->nin; k++)
-          p[k] = bc->st[k][nd - 2] ? (const char *)in[k] + (off[k] + r0 * inner) * (int64_t)esz[k]
+        for (int k = 0; k < nin; k++)
+          p[k] = bc->st[k][nd - 2] ? (const char *)j->in[k] +
+                                         (off[k] + r0 * inner) * (int64_t)j->esz[k]
                                    : (const void *)tile[k];
-        fn(p, s, o, mm * inner, ctx);
-        o += mm * inner * (int64_t)osz;
+        j->fn(p, srow, o, mm * inner, j->ctx);
+        o += mm * inner * (int64_t)j->osz;
+      }
+      s += rows * inner;
+      /* rows never passes the end of dim nd-2, so one step there plus a carry is enough */
+      idx[nd - 2] += rows - 1;
+      for (int k = 0; k < nin; k++)
+        off[k] += (rows - 1) * bc->st[k][nd - 2];
+      bc_next_row(bc, idx, off);
+    } else if (col == 0 && e - s >= inner) {
+      /* whole rows, one call each (rows too long to fuse, or operands that do not allow it) */
+      do {
+        for (int k = 0; k < nin; k++)
+          p[k] = (const char *)j->in[k] + off[k] * (int64_t)j->esz[k];
+        j->fn(p, srow, o, inner, j->ctx);
+        o += inner * (int64_t)j->osz;
+        s += inner;
+        bc_next_row(bc, idx, off);
+      } while (e - s >= inner && !(fuse && e - s >= 2 * inner));
+    } else {
+      int64_t n = inner - col < e - s ? inner - col : e - s;
+      for (int k = 0; k < nin; k++)
+        p[k] = (const char *)j->in[k] + (off[k] + col * srow[k]) * (int64_t)j->esz[k];
+      j->fn(p, srow, o, n, j->ctx);
+      o += n * (int64_t)j->osz;
+      s += n;
+      col += n;
+      if (col == inner) {
+        col = 0;
+        bc_next_row(bc, idx, off);
       }
     }
-    for (int d = nd - nl - 1; d >= 0; d--) {
-      for (int k = 0; k < bc->nin; k++)
-        off[k] += bc->st[k][d];
-      if (++idx[d] < bc->dims[d])
-        break;
-      for (int k = 0; k < bc->nin; k++)
-        off[k] -= bc->st[k][d] * bc->dims[d];
-      idx[d] = 0;
-    }
   }
+}
+
+static void bcast_part(void *ctx, int64_t b, int64_t e) {
+  const bc_job *j = ctx;
+  bcast_range(j, b * PAR_BLOCK, e * PAR_BLOCK < j->total ? e * PAR_BLOCK : j->total);
+}
+
+static void bcast_run(const bc_job *j, rt_threadpool *tp) {
+  rt__parallel_for(tp, (j->total + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(j->cost * PAR_BLOCK),
+                   bcast_part, (void *)j);
 }
 
 /* ---- binary ops ---- */
@@ -474,29 +596,31 @@ enum {
 typedef struct binop {
   bin_kern f32, i32, b8; /* by compute dtype; NULL: not supported */
   unsigned flags;
+  double cost; /* ns per element, for the thread split */
 } binop;
 
-static const binop BO_ADD = {add_f, add_i, NULL, 0};
-static const binop BO_SUB = {sub_f, sub_i, NULL, 0};
-static const binop BO_MUL = {mul_f, mul_i, NULL, 0};
-static const binop BO_DIV = {div_f, floordiv_i, NULL, 0}; /* tf.div: int32 floor-divides */
-static const binop BO_DIVNONAN = {divnonan_f, divnonan_i, NULL, 0};
-static const binop BO_FLOORDIV = {floordiv_f, floordiv_i, NULL, BO_OUT_I32};
-static const binop BO_MOD = {mod_f, mod_i, NULL, 0};
-static const binop BO_MAX = {max_f, max_i, NULL, BO_BOOL_AS_I32};
-static const binop BO_MIN = {min_f, min_i, NULL, BO_BOOL_AS_I32};
-static const binop BO_POW = {pow_f, pow_i, NULL, 0};
-static const binop BO_SQDIFF = {sqdiff_f, sqdiff_i, NULL, 0};
-static const binop BO_ATAN2 = {atan2_f, atan2_i, NULL, 0};
-static const binop BO_PRELU = {prelu_f, NULL, NULL, BO_FORCE_F32};
-static const binop BO_EQ = {eq_f, eq_i, eq_b, BO_OUT_BOOL};
-static const binop BO_NE = {ne_f, ne_i, ne_b, BO_OUT_BOOL};
-static const binop BO_LT = {lt_f, lt_i, lt_b, BO_OUT_BOOL};
-static const binop BO_LE = {le_f, le_i, le_b, BO_OUT_BOOL};
-static const binop BO_GT = {gt_f, gt_i, gt_b, BO_OUT_BOOL};
-static const binop BO_GE = {ge_f, ge_i, ge_b, BO_OUT_BOOL};
-static const binop BO_AND = {NULL, NULL, and_b, BO_OUT_BOOL | BO_BOOL_ONLY};
-static const binop BO_OR = {NULL, NULL, or_b, BO_OUT_BOOL | BO_BOOL_ONLY};
+static const binop BO_ADD = {add_f, add_i, NULL, 0, COST_MOVE};
+static const binop BO_SUB = {sub_f, sub_i, NULL, 0, COST_MOVE};
+static const binop BO_MUL = {mul_f, mul_i, NULL, 0, COST_MOVE};
+/* tf.div: int32 floor-divides */
+static const binop BO_DIV = {div_f, floordiv_i, NULL, 0, COST_MOVE};
+static const binop BO_DIVNONAN = {divnonan_f, divnonan_i, NULL, 0, COST_MOVE};
+static const binop BO_FLOORDIV = {floordiv_f, floordiv_i, NULL, BO_OUT_I32, COST_DBL};
+static const binop BO_MOD = {mod_f, mod_i, NULL, 0, COST_LIBM};
+static const binop BO_MAX = {max_f, max_i, NULL, BO_BOOL_AS_I32, COST_MOVE};
+static const binop BO_MIN = {min_f, min_i, NULL, BO_BOOL_AS_I32, COST_MOVE};
+static const binop BO_POW = {pow_f, pow_i, NULL, 0, COST_LIBM};
+static const binop BO_SQDIFF = {sqdiff_f, sqdiff_i, NULL, 0, COST_MOVE};
+static const binop BO_ATAN2 = {atan2_f, atan2_i, NULL, 0, COST_LIBM};
+static const binop BO_PRELU = {prelu_f, NULL, NULL, BO_FORCE_F32, COST_MOVE};
+static const binop BO_EQ = {eq_f, eq_i, eq_b, BO_OUT_BOOL, COST_MOVE};
+static const binop BO_NE = {ne_f, ne_i, ne_b, BO_OUT_BOOL, COST_MOVE};
+static const binop BO_LT = {lt_f, lt_i, lt_b, BO_OUT_BOOL, COST_MOVE};
+static const binop BO_LE = {le_f, le_i, le_b, BO_OUT_BOOL, COST_MOVE};
+static const binop BO_GT = {gt_f, gt_i, gt_b, BO_OUT_BOOL, COST_MOVE};
+static const binop BO_GE = {ge_f, ge_i, ge_b, BO_OUT_BOOL, COST_MOVE};
+static const binop BO_AND = {NULL, NULL, and_b, BO_OUT_BOOL | BO_BOOL_ONLY, COST_MOVE};
+static const binop BO_OR = {NULL, NULL, or_b, BO_OUT_BOOL | BO_BOOL_ONLY, COST_MOVE};
 
 static bin_kern bin_pick(const binop *op, rt_dtype ct) {
   return ct == RT_DT_F32 ? op->f32 : ct == RT_DT_I32 ? op->i32 : op->b8;
@@ -561,13 +685,20 @@ static rt_status bin_run_ab(rt_kctx *k, const binop *op, const rt_tensor *a, con
   if (rt_tensor_numel(o) == 0)
     return RT_OK;
   char *scr = k->scratch;
-  const void *ptr[2] = {as_dtype(a, ct, &scr), as_dtype(b, ct, &scr)};
   const rt_tensor *ins[2] = {a, b};
-  size_t esz[2] = {rt_dtype_size(ct), rt_dtype_size(ct)};
   bin_kern kern = bin_pick(op, ct);
   bcast bc;
   bcast_init(&bc, o, ins, 2);
-  bcast_run(&bc, ptr, esz, o->data, rt_dtype_size(ot), bin_inner, &kern);
+  bc_job j = {.bc = &bc,
+              .in = {as_dtype(k, a, ct, &scr), as_dtype(k, b, ct, &scr)},
+              .esz = {rt_dtype_size(ct), rt_dtype_size(ct)},
+              .osz = rt_dtype_size(ot),
+              .out = o->data,
+              .fn = bin_inner,
+              .ctx = &kern,
+              .total = rt_tensor_numel(o),
+              .cost = ct == RT_DT_F32 || op->cost > COST_MOVE ? op->cost : COST_DBL};
+  bcast_run(&j, k->tp);
   return RT_OK;
 }
 
@@ -699,11 +830,27 @@ static rt_status select_shape(rt_kctx *k) {
   return check_numel(k, o);
 }
 
+#define SEL_LOOP(NAME, T)                                                                          \
+  static void NAME(const uint8_t *restrict c, const T *restrict t, const T *restrict e,           \
+                   T *restrict y, int64_t n) {                                                     \
+    VLOOP(n, { y[i] = c[i] ? t[i] : e[i]; });                                                      \
+  }
+SEL_LOOP(sel_f, float)
+SEL_LOOP(sel_i, int32_t)
+SEL_LOOP(sel_b, uint8_t)
+
 static void select_inner(const void *const *p, const int64_t *s, void *o, int64_t n,
                          const void *ctx) {
   const uint8_t *c = p[0];
   rt_dtype dt = *(const rt_dtype *)ctx;
-  if (dt == RT_DT_F32) {
+  if (s[0] && s[1] && s[2]) { /* all contiguous: a loop gcc can vectorize */
+    if (dt == RT_DT_F32)
+      sel_f(c, p[1], p[2], o, n);
+    else if (dt == RT_DT_I32)
+      sel_i(c, p[1], p[2], o, n);
+    else
+      sel_b(c, p[1], p[2], o, n);
+  } else if (dt == RT_DT_F32) {
     const float *t = p[1], *e = p[2];
     float *y = o;
     for (int64_t i = 0; i < n; i++)
@@ -729,12 +876,19 @@ static rt_status select_run(rt_kctx *k) {
   rt_tensor c;
   select_cond_view(k, &c);
   char *scr = k->scratch;
-  const void *ptr[3] = {c.data, as_dtype(&k->in[1], dt, &scr), as_dtype(&k->in[2], dt, &scr)};
   const rt_tensor *ins[3] = {&c, &k->in[1], &k->in[2]};
-  size_t esz[3] = {1, rt_dtype_size(dt), rt_dtype_size(dt)};
   bcast bc;
   bcast_init(&bc, o, ins, 3);
-  bcast_run(&bc, ptr, esz, o->data, rt_dtype_size(dt), select_inner, &dt);
+  bc_job j = {.bc = &bc,
+              .in = {c.data, as_dtype(k, &k->in[1], dt, &scr), as_dtype(k, &k->in[2], dt, &scr)},
+              .esz = {1, rt_dtype_size(dt), rt_dtype_size(dt)},
+              .osz = rt_dtype_size(dt),
+              .out = o->data,
+              .fn = select_inner,
+              .ctx = &dt,
+              .total = rt_tensor_numel(o),
+              .cost = COST_DBL};
+  bcast_run(&j, k->tp);
   return RT_OK;
 }
 
@@ -767,15 +921,25 @@ static void acc_i32(uint32_t *restrict o, const int32_t *restrict x, int64_t n) 
 }
 
 /* Accumulates in input order from 0, as the TF.js kernel does. */
+static void addn_part(void *ctx, int64_t b, int64_t e) {
+  const rt_kctx *k = ctx;
+  int64_t n = rt_tensor_numel(&k->out[0]), s = b * PAR_BLOCK;
+  n = (e * PAR_BLOCK < n ? e * PAR_BLOCK : n) - s;
+  char *o = (char *)k->out[0].data + s * 4;
+  memset(o, 0, (size_t)n * 4);
+  for (int j = 0; j < k->n_in; j++) {
+    const char *x = (const char *)k->in[j].data + s * 4;
+    if (k->out[0].dtype == RT_DT_F32)
+      acc_f32((float *)o, (const float *)x, n);
+    else
+      acc_i32((uint32_t *)o, (const int32_t *)x, n);
+  }
+}
+
 static rt_status addn_run(rt_kctx *k) {
   int64_t n = rt_tensor_numel(&k->out[0]);
-  memset(k->out[0].data, 0, (size_t)n * 4);
-  for (int j = 0; j < k->n_in; j++) {
-    if (k->out[0].dtype == RT_DT_F32)
-      acc_f32(k->out[0].data, k->in[j].data, n);
-    else
-      acc_i32(k->out[0].data, k->in[j].data, n);
-  }
+  rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK,
+                   par_grain(COST_MOVE * k->n_in * PAR_BLOCK), addn_part, k);
   return RT_OK;
 }
 
@@ -815,8 +979,8 @@ static rt_status cast_shape(rt_kctx *k) {
 }
 
 static rt_status cast_run(rt_kctx *k) {
-  convert(k->in[0].data, k->in[0].dtype, k->out[0].data, k->out[0].dtype,
-          rt_tensor_numel(&k->in[0]));
+  convert_par(k, k->in[0].data, k->in[0].dtype, k->out[0].data, k->out[0].dtype,
+              rt_tensor_numel(&k->in[0]));
   return RT_OK;
 }
 
@@ -827,6 +991,7 @@ typedef void (*un_kern)(const void *x, void *o, int64_t n, float alpha);
 typedef struct unop {
   un_kern f32, i32, b8;     /* by input dtype; NULL: not supported */
   rt_dtype of32, oi32, ob8; /* output dtype for each input dtype */
+  double cost;              /* ns per element, for the thread split */
 } unop;
 
 #define UN_KERNEL(fname, TI, TO, EXPR)                                                             \
@@ -878,8 +1043,6 @@ UN_KERNEL(exp_f, float, float, vexpf(x))
 UN_KERNEL(expm1_f, float, float, expm1f(x))
 UN_KERNEL(log_f, float, float, logf(x))
 UN_KERNEL(log1p_f, float, float, log1pf(x))
-UN_KERNEL(sqrt_f, float, float, sqrtf(x))
-UN_KERNEL(rsqrt_f, float, float, 1.0 / sqrt((double)x))
 UN_KERNEL(square_f, float, float, x * x)
 UN_KERNEL(abs_f, float, float, fabsf(x))
 UN_KERNEL(neg_f, float, float, -x)
@@ -931,6 +1094,35 @@ UN_KERNEL(erf_i, int32_t, float, erf_js((float)x))
 UN_KERNEL(not_b, uint8_t, uint8_t, x == 0)
 // clang-format on
 
+/* sqrt is correctly rounded everywhere, but without -fno-math-errno gcc keeps a libm call for
+ * negative inputs, which stops vectorization; vsqrtps/pd give the same bits (negative -> the
+ * default NaN, -0 -> -0). */
+static void sqrt_f(const void *x_, void *o_, int64_t n, float alpha) {
+  const float *restrict x = x_;
+  float *restrict o = o_;
+  int64_t i = 0;
+#if defined(__AVX__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(o + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+#endif
+  for (; i < n; i++)
+    o[i] = sqrtf(x[i]);
+}
+
+static void rsqrt_f(const void *x_, void *o_, int64_t n, float alpha) {
+  const float *restrict x = x_;
+  float *restrict o = o_;
+  int64_t i = 0;
+#if defined(__AVX__)
+  const __m256d one = _mm256_set1_pd(1.0);
+  for (; i + 4 <= n; i += 4)
+    _mm_storeu_ps(o + i, _mm256_cvtpd_ps(_mm256_div_pd(
+                             one, _mm256_sqrt_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i))))));
+#endif
+  for (; i < n; i++)
+    o[i] = (float)(1.0 / sqrt((double)x[i]));
+}
+
 static void zeros_4(const void *x, void *o, int64_t n, float alpha) { memset(o, 0, (size_t)n * 4); }
 static void zeros_1(const void *x, void *o, int64_t n, float alpha) { memset(o, 0, (size_t)n); }
 static void ones_f(const void *x, void *o, int64_t n, float alpha) {
@@ -947,47 +1139,47 @@ static void ones_1(const void *x, void *o, int64_t n, float alpha) { memset(o, 1
 #define I RT_DT_I32
 #define B RT_DT_BOOL
 #define NONE RT_DT_COUNT
-static const unop UN_RELU = {relu_f, relu_i, NULL, F, I, NONE};
-static const unop UN_RELU6 = {relu6_f, relu6_i, NULL, F, I, NONE};
-static const unop UN_ELU = {elu_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_SELU = {selu_f, selu_i, NULL, F, I, NONE};
-static const unop UN_LEAKY = {leaky_f, leaky_i, NULL, F, F, NONE};
-static const unop UN_SIGMOID = {sigmoid_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_TANH = {tanh_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_EXP = {exp_f, exp_i, NULL, F, F, NONE};
-static const unop UN_EXPM1 = {expm1_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_LOG = {log_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_LOG1P = {log1p_f, log1p_i, NULL, F, I, NONE};
-static const unop UN_SQRT = {sqrt_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_RSQRT = {rsqrt_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_SQUARE = {square_f, square_i, NULL, F, I, NONE};
-static const unop UN_ABS = {abs_f, abs_i, NULL, F, I, NONE};
-static const unop UN_NEG = {neg_f, neg_i, NULL, F, I, NONE};
-static const unop UN_RECIP = {recip_f, recip_i, NULL, F, I, NONE};
-static const unop UN_FLOOR = {floor_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_CEIL = {ceil_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_ROUND = {round_f, round_i, NULL, F, I, NONE};
-static const unop UN_SIGN = {sign_f, sign_i, NULL, F, I, NONE};
-static const unop UN_SIN = {sin_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_COS = {cos_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_TAN = {tan_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_ASIN = {asin_f, asin_i, NULL, F, I, NONE};
-static const unop UN_ACOS = {acos_f, acos_i, NULL, F, I, NONE};
-static const unop UN_ATAN = {atan_f, atan_i, NULL, F, I, NONE};
-static const unop UN_SINH = {sinh_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_COSH = {cosh_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_ASINH = {asinh_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_ACOSH = {acosh_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_ATANH = {atanh_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_SOFTPLUS = {softplus_f, softplus_i, NULL, F, I, NONE};
-static const unop UN_SOFTSIGN = {softsign_f, NULL, NULL, F, NONE, NONE};
-static const unop UN_ERF = {erf_f, erf_i, NULL, F, F, NONE};
-static const unop UN_ISNAN = {isnan_f, zeros_1, NULL, B, B, NONE};
-static const unop UN_ISINF = {isinf_f, zeros_1, NULL, B, B, NONE};
-static const unop UN_ISFINITE = {isfinite_f, ones_1, NULL, B, B, NONE};
-static const unop UN_ZEROS = {zeros_4, zeros_4, zeros_1, F, I, B};
-static const unop UN_ONES = {ones_f, ones_i, ones_1, F, I, B};
-static const unop UN_NOT = {NULL, NULL, not_b, NONE, NONE, B};
+static const unop UN_RELU = {relu_f, relu_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_RELU6 = {relu6_f, relu6_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_ELU = {elu_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_SELU = {selu_f, selu_i, NULL, F, I, NONE, COST_LIBM};
+static const unop UN_LEAKY = {leaky_f, leaky_i, NULL, F, F, NONE, COST_MOVE};
+static const unop UN_SIGMOID = {sigmoid_f, NULL, NULL, F, NONE, NONE, COST_EXP};
+static const unop UN_TANH = {tanh_f, NULL, NULL, F, NONE, NONE, COST_EXP};
+static const unop UN_EXP = {exp_f, exp_i, NULL, F, F, NONE, COST_EXP};
+static const unop UN_EXPM1 = {expm1_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_LOG = {log_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_LOG1P = {log1p_f, log1p_i, NULL, F, I, NONE, COST_LIBM};
+static const unop UN_SQRT = {sqrt_f, NULL, NULL, F, NONE, NONE, COST_MOVE};
+static const unop UN_RSQRT = {rsqrt_f, NULL, NULL, F, NONE, NONE, COST_DBL};
+static const unop UN_SQUARE = {square_f, square_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_ABS = {abs_f, abs_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_NEG = {neg_f, neg_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_RECIP = {recip_f, recip_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_FLOOR = {floor_f, NULL, NULL, F, NONE, NONE, COST_MOVE};
+static const unop UN_CEIL = {ceil_f, NULL, NULL, F, NONE, NONE, COST_MOVE};
+static const unop UN_ROUND = {round_f, round_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_SIGN = {sign_f, sign_i, NULL, F, I, NONE, COST_MOVE};
+static const unop UN_SIN = {sin_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_COS = {cos_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_TAN = {tan_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_ASIN = {asin_f, asin_i, NULL, F, I, NONE, COST_LIBM};
+static const unop UN_ACOS = {acos_f, acos_i, NULL, F, I, NONE, COST_LIBM};
+static const unop UN_ATAN = {atan_f, atan_i, NULL, F, I, NONE, COST_LIBM};
+static const unop UN_SINH = {sinh_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_COSH = {cosh_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_ASINH = {asinh_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_ACOSH = {acosh_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_ATANH = {atanh_f, NULL, NULL, F, NONE, NONE, COST_LIBM};
+static const unop UN_SOFTPLUS = {softplus_f, softplus_i, NULL, F, I, NONE, COST_LIBM};
+static const unop UN_SOFTSIGN = {softsign_f, NULL, NULL, F, NONE, NONE, COST_MOVE};
+static const unop UN_ERF = {erf_f, erf_i, NULL, F, F, NONE, COST_LIBM};
+static const unop UN_ISNAN = {isnan_f, zeros_1, NULL, B, B, NONE, COST_MOVE};
+static const unop UN_ISINF = {isinf_f, zeros_1, NULL, B, B, NONE, COST_MOVE};
+static const unop UN_ISFINITE = {isfinite_f, ones_1, NULL, B, B, NONE, COST_MOVE};
+static const unop UN_ZEROS = {zeros_4, zeros_4, zeros_1, F, I, B, COST_MOVE};
+static const unop UN_ONES = {ones_f, ones_i, ones_1, F, I, B, COST_MOVE};
+static const unop UN_NOT = {NULL, NULL, not_b, NONE, NONE, B, COST_MOVE};
 #undef F
 #undef I
 #undef B
@@ -1012,12 +1204,34 @@ static rt_status un_shape(rt_kctx *k, const unop *op) {
   return RT_OK;
 }
 
+typedef struct un_job {
+  un_kern kern;
+  const char *x;
+  char *o;
+  int64_t isz, osz, n;
+  float alpha;
+} un_job;
+
+static void un_part(void *ctx, int64_t b, int64_t e) {
+  const un_job *j = ctx;
+  int64_t s = b * PAR_BLOCK, t = e * PAR_BLOCK < j->n ? e * PAR_BLOCK : j->n;
+  j->kern(j->x + s * j->isz, j->o + s * j->osz, t - s, j->alpha);
+}
+
 static rt_status un_run_alpha(rt_kctx *k, const unop *op, float alpha) {
   un_kern kern;
   rt_dtype ot;
   if (!un_pick(op, k->in[0].dtype, &kern, &ot))
     return op_error(k, RT_ERR_INTERNAL, "input dtype changed after planning");
-  kern(k->in[0].data, k->out[0].data, rt_tensor_numel(&k->in[0]), alpha);
+  un_job j = {kern,
+              k->in[0].data,
+              k->out[0].data,
+              (int64_t)rt_dtype_size(k->in[0].dtype),
+              (int64_t)rt_dtype_size(ot),
+              rt_tensor_numel(&k->in[0]),
+              alpha};
+  rt__parallel_for(k->tp, (j.n + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(op->cost * PAR_BLOCK),
+                   un_part, &j);
   return RT_OK;
 }
 
@@ -1113,16 +1327,19 @@ static double first_value(const rt_tensor *t) {
   }
 }
 
-static rt_status clip_run(rt_kctx *k) {
-  double lo = first_value(&k->in[1]), hi = first_value(&k->in[2]);
-  if (!(lo <= hi))
-    return rt__errorf(k->err, RT_ERR_INVALID_ARG,
-                      "node '%s' (ClipByValue): min (%g) must be less than or equal to max (%g)",
-                      k->node->name, lo, hi);
-  int64_t n = rt_tensor_numel(&k->in[0]);
-  if (k->in[0].dtype == RT_DT_F32) {
-    const float *restrict x = k->in[0].data;
-    float *restrict y = k->out[0].data;
+typedef struct clip_job {
+  const rt_kctx *k;
+  double lo, hi;
+} clip_job;
+
+static void clip_part(void *ctx, int64_t b, int64_t e) {
+  const clip_job *j = ctx;
+  const double lo = j->lo, hi = j->hi;
+  int64_t n = rt_tensor_numel(&j->k->in[0]), s = b * PAR_BLOCK;
+  n = (e * PAR_BLOCK < n ? e * PAR_BLOCK : n) - s;
+  if (j->k->in[0].dtype == RT_DT_F32) {
+    const float *restrict x = (const float *)j->k->in[0].data + s;
+    float *restrict y = (float *)j->k->out[0].data + s;
     const float l = (float)lo, h = (float)hi;
     if (lo == hi)
       VLOOP(n, { y[i] = l; });
@@ -1132,12 +1349,24 @@ static rt_status clip_run(rt_kctx *k) {
         y[i] = v > h ? h : (v < l ? l : v);
       });
   } else {
-    const int32_t *restrict x = k->in[0].data;
-    int32_t *restrict y = k->out[0].data;
+    const int32_t *restrict x = (const int32_t *)j->k->in[0].data + s;
+    int32_t *restrict y = (int32_t *)j->k->out[0].data + s;
     const int32_t l = js_i32(lo), h = js_i32(hi);
     for (int64_t i = 0; i < n; i++)
       y[i] = lo == hi ? l : x[i] > hi ? h : x[i] < lo ? l : x[i];
   }
+}
+
+static rt_status clip_run(rt_kctx *k) {
+  double lo = first_value(&k->in[1]), hi = first_value(&k->in[2]);
+  if (!(lo <= hi))
+    return rt__errorf(k->err, RT_ERR_INVALID_ARG,
+                      "node '%s' (ClipByValue): min (%g) must be less than or equal to max (%g)",
+                      k->node->name, lo, hi);
+  clip_job j = {k, lo, hi};
+  int64_t n = rt_tensor_numel(&k->in[0]);
+  rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(COST_MOVE * PAR_BLOCK),
+                   clip_part, &j);
   return RT_OK;
 }
 
@@ -1242,8 +1471,57 @@ RED_ROW(rmean_f, float, double, a + (double)(v / count))
 RED_ROW(rmean_i, int32_t, double, a + (double)((float)v / count))
 RED_ROW(rmean_b, uint8_t, double, a + (double)((float)v / count))
 /* NaN wins, as in TF.js's `isNaN(value) || value > max`. */
-RED_ROW(rmax_f, float, float, (v != v || v > a) ? v : a)
-RED_ROW(rmin_f, float, float, (v != v || v < a) ? v : a)
+// clang-format on
+
+/* Max/Min of float32 along a row: the sequential step keeps the first of equal values and the
+ * last NaN, so eight lanes agree with it unless the extreme is a zero (whose sign depends on
+ * which came first) or a NaN is present; those rows are walked again one by one. */
+#define RED_ROW_MINMAX(fname, OP)                                                                  \
+  static void fname(const void *x_, void *acc_, int64_t n, bool along, float count) {              \
+    const float *restrict x = x_;                                                                  \
+    float *restrict acc = acc_;                                                                    \
+    if (!along) {                                                                                  \
+      VLOOP(n, {                                                                                   \
+        const float a = acc[i], v = x[i];                                                          \
+        acc[i] = (v != v || v OP a) ? v : a;                                                       \
+      });                                                                                          \
+      return;                                                                                      \
+    }                                                                                              \
+    float l[8];                                                                                    \
+    int nan = 0;                                                                                   \
+    int64_t i = 0;                                                                                 \
+    if (n >= 8) {                                                                                  \
+      for (int j = 0; j < 8; j++) {                                                                \
+        l[j] = x[j];                                                                               \
+        nan |= x[j] != x[j];                                                                       \
+      }                                                                                            \
+      for (i = 8; i + 8 <= n; i += 8)                                                              \
+        for (int j = 0; j < 8; j++) {                                                              \
+          const float v = x[i + j];                                                                \
+          nan |= v != v;                                                                           \
+          l[j] = v OP l[j] ? v : l[j];                                                             \
+        }                                                                                          \
+      float m = l[0];                                                                              \
+      for (int j = 1; j < 8; j++)                                                                  \
+        m = l[j] OP m ? l[j] : m;                                                                  \
+      for (; i < n; i++) {                                                                         \
+        nan |= x[i] != x[i];                                                                       \
+        m = x[i] OP m ? x[i] : m;                                                                  \
+      }                                                                                            \
+      if (!nan && m != 0.0f) {                                                                     \
+        acc[0] = m OP acc[0] ? m : acc[0];                                                         \
+        return;                                                                                    \
+      }                                                                                            \
+    }                                                                                              \
+    float a = acc[0];                                                                              \
+    for (i = 0; i < n; i++)                                                                        \
+      a = (x[i] != x[i] || x[i] OP a) ? x[i] : a;                                                  \
+    acc[0] = a;                                                                                    \
+  }
+RED_ROW_MINMAX(rmax_f, >)
+RED_ROW_MINMAX(rmin_f, <)
+
+// clang-format off
 RED_ROW(rmax_i, int32_t, int32_t, v > a ? v : a)
 RED_ROW(rmin_i, int32_t, int32_t, v < a ? v : a)
 RED_ROW(rall_b, uint8_t, uint8_t, a & (v != 0))
@@ -1276,6 +1554,62 @@ static void red_fill(red_kind kind, rt_tensor *o, void *acc, int64_t n) {
       a[i] = v;
   } else {
     memset(o->data, kind == RED_ALL ? 1 : 0, (size_t)n);
+  }
+}
+
+/* A reduction after collapsing: dims alternate kept/reduced; xst are input strides, ost output
+ * strides (0 on reduced dims). A thread takes a range of one kept dim `split`. */
+
+typedef struct red_job {
+  red_row row;
+  const char *x;
+  char *acc;
+  int64_t xsz, asz;
+  float count;
+  int nd, split; /* split: -1 for a single output element */
+  int64_t cols;  /* columns per item when split is the innermost (kept) dim */
+  bool along;    /* the innermost dim is reduced */
+  int64_t dims[RT_MAX_RANK], xst[RT_MAX_RANK], ost[RT_MAX_RANK];
+} red_job;
+
+/* Rows in row-major order with dim `split` restricted to items [b, e): for every output element
+ * the same rows arrive in the same order as in one full pass. */
+static void red_part(void *ctx, int64_t b, int64_t e) {
+  const red_job *j = ctx;
+  const int nd = j->nd;
+  int64_t lo[RT_MAX_RANK], hi[RT_MAX_RANK], idx[RT_MAX_RANK];
+  int64_t n = j->dims[nd - 1], xoff = 0, aoff = 0;
+  for (int d = 0; d < nd - 1; d++) {
+    lo[d] = 0;
+    hi[d] = j->dims[d];
+  }
+  if (j->split == nd - 1) {
+    int64_t c0 = b * j->cols, c1 = e * j->cols < n ? e * j->cols : n;
+    xoff = aoff = c0;
+    n = c1 - c0;
+  } else if (j->split >= 0) {
+    lo[j->split] = b;
+    hi[j->split] = e;
+  }
+  for (int d = 0; d < nd - 1; d++) {
+    idx[d] = lo[d];
+    xoff += lo[d] * j->xst[d];
+    aoff += lo[d] * j->ost[d];
+  }
+  for (;;) {
+    j->row(j->x + xoff * j->xsz, j->acc + aoff * j->asz, n, j->along, j->count);
+    int d = nd - 2;
+    for (; d >= 0; d--) {
+      xoff += j->xst[d];
+      aoff += j->ost[d];
+      if (++idx[d] < hi[d])
+        break;
+      xoff -= j->xst[d] * (hi[d] - lo[d]);
+      aoff -= j->ost[d] * (hi[d] - lo[d]);
+      idx[d] = lo[d];
+    }
+    if (d < 0)
+      return;
   }
 }
 
@@ -1329,22 +1663,43 @@ static rt_status red_run(rt_kctx *k, red_kind kind) {
       if (!red[j])
         s *= dims[j];
     }
-    red_row row = red_pick(kind, x->dtype);
     red_fill(kind, o, acc, on);
-    int64_t inner = dims[nd - 1], outer = xn / inner, idx[RT_MAX_RANK] = {0}, ooff = 0;
-    const char *xp = x->data;
-    size_t xsz = rt_dtype_size(x->dtype);
-    for (int64_t it = 0; it < outer; it++) {
-      row(xp + it * inner * (int64_t)xsz, (char *)acc + ooff * (int64_t)asz, inner, red[nd - 1],
-          (float)count);
-      for (int d = nd - 2; d >= 0; d--) {
-        ooff += ost[d];
-        if (++idx[d] < dims[d])
-          break;
-        ooff -= ost[d] * dims[d];
-        idx[d] = 0;
-      }
+    red_job j = {.row = red_pick(kind, x->dtype),
+                 .x = x->data,
+                 .acc = acc,
+                 .xsz = (int64_t)rt_dtype_size(x->dtype),
+                 .asz = (int64_t)asz,
+                 .count = (float)count,
+                 .nd = nd,
+                 .along = red[nd - 1]};
+    int64_t xs = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+      j.dims[d] = dims[d];
+      j.xst[d] = xs;
+      j.ost[d] = ost[d];
+      xs *= dims[d];
     }
+    /* Threads split one kept dim (each output element keeps its accumulation order): the
+     * last one in column blocks when it is kept, else the largest kept one. */
+    int64_t items = 1;
+    j.split = -1;
+    if (!j.along) {
+      /* Every item walks all rows, so there are only as many as threads, of >= 16 columns. */
+      j.split = nd - 1;
+      items = (dims[nd - 1] + 15) / 16;
+      if (items > rt__threadpool_size(k->tp))
+        items = rt__threadpool_size(k->tp);
+      j.cols = ((dims[nd - 1] + items - 1) / items + 15) / 16 * 16;
+      items = (dims[nd - 1] + j.cols - 1) / j.cols;
+    } else {
+      for (int d = 0; d < nd - 1; d++)
+        if (!red[d] && (j.split < 0 || dims[d] > dims[j.split]))
+          j.split = d;
+      if (j.split >= 0)
+        items = dims[j.split];
+    }
+    double cost = (double)xn / (double)items * (dbl ? COST_DBL : COST_MOVE);
+    rt__parallel_for(k->tp, items, par_grain(cost), red_part, &j);
   }
   if (dbl) {
     const double *a = acc;
@@ -1403,38 +1758,59 @@ static rt_status arg_shape(rt_kctx *k) {
   rt_tensor *o = &k->out[0];
   o->dtype = RT_DT_I32;
   o->rank = 0;
-  int64_t inner = 1;
-  for (int i = 0; i < x->rank; i++) {
+  for (int i = 0; i < x->rank; i++)
     if (i != axis)
       o->dims[o->rank++] = x->dims[i];
-    if (i > axis)
-      inner *= x->dims[i];
-  }
-  k->scratch_bytes = align64((size_t)inner * 4);
   return RT_OK;
 }
 
+/* Columns of one (outer, column block) item: the running best values live on the stack. */
+#define ARG_COLS 256
+
+typedef struct arg_job {
+  const rt_tensor *x;
+  int32_t *y;
+  int64_t outer, r, inner, nblk;
+  bool is_max;
+} arg_job;
+
 #define ARG_LOOP(T, CMP)                                                                           \
   do {                                                                                             \
-    const T *xs = x->data;                                                                         \
-    T *best = k->scratch;                                                                          \
-    for (int64_t ob = 0; ob < outer; ob++) {                                                       \
-      const T *xo = xs + ob * r * inner;                                                           \
-      int32_t *yo = y + ob * inner;                                                                \
-      for (int64_t c = 0; c < inner; c++) {                                                        \
-        best[c] = xo[c];                                                                           \
-        yo[c] = 0;                                                                                 \
-      }                                                                                            \
-      for (int64_t j = 1; j < r; j++) {                                                            \
-        const T *xr = xo + j * inner;                                                              \
-        for (int64_t c = 0; c < inner; c++)                                                        \
-          if (xr[c] CMP best[c]) {                                                                 \
-            best[c] = xr[c];                                                                       \
-            yo[c] = (int32_t)j;                                                                    \
-          }                                                                                        \
-      }                                                                                            \
+    const T *xo = (const T *)j->x->data + ob * j->r * j->inner + c0;                               \
+    T best[ARG_COLS];                                                                              \
+    for (int64_t c = 0; c < nc; c++) {                                                             \
+      best[c] = xo[c];                                                                             \
+      yo[c] = 0;                                                                                   \
+    }                                                                                              \
+    for (int64_t jr = 1; jr < j->r; jr++) {                                                        \
+      const T *xr = xo + jr * j->inner;                                                            \
+      for (int64_t c = 0; c < nc; c++)                                                             \
+        if (xr[c] CMP best[c]) {                                                                   \
+          best[c] = xr[c];                                                                         \
+          yo[c] = (int32_t)jr;                                                                     \
+        }                                                                                          \
     }                                                                                              \
   } while (0)
+
+static void arg_part(void *ctx, int64_t b, int64_t e) {
+  const arg_job *j = ctx;
+  for (int64_t it = b; it < e; it++) {
+    const int64_t ob = it / j->nblk, c0 = (it % j->nblk) * ARG_COLS;
+    const int64_t nc = j->inner - c0 < ARG_COLS ? j->inner - c0 : ARG_COLS;
+    int32_t *yo = j->y + ob * j->inner + c0;
+    if (j->x->dtype == RT_DT_F32) {
+      if (j->is_max)
+        ARG_LOOP(float, >);
+      else
+        ARG_LOOP(float, <);
+    } else {
+      if (j->is_max)
+        ARG_LOOP(int32_t, >);
+      else
+        ARG_LOOP(int32_t, <);
+    }
+  }
+}
 
 static rt_status arg_run(rt_kctx *k, bool is_max) {
   const rt_tensor *x = &k->in[0];
@@ -1454,17 +1830,12 @@ static rt_status arg_run(rt_kctx *k, bool is_max) {
     memset(y, 0, (size_t)(outer * inner) * sizeof *y);
     return RT_OK;
   }
-  if (x->dtype == RT_DT_F32) {
-    if (is_max)
-      ARG_LOOP(float, >);
-    else
-      ARG_LOOP(float, <);
-  } else {
-    if (is_max)
-      ARG_LOOP(int32_t, >);
-    else
-      ARG_LOOP(int32_t, <);
-  }
+  if (outer * inner == 0)
+    return RT_OK;
+  arg_job j = {x, y, outer, r, inner, (inner + ARG_COLS - 1) / ARG_COLS, is_max};
+  int64_t items = outer * j.nblk;
+  rt__parallel_for(k->tp, items, par_grain(COST_MOVE * (double)(r * inner * outer) / items),
+                   arg_part, &j);
   return RT_OK;
 }
 
@@ -1483,10 +1854,32 @@ static rt_status softmax_shape(rt_kctx *k) {
   return RT_OK;
 }
 
-static float row_max(const float *x, int64_t n) {
+/* The sequential max keeps the first of equal values and the last NaN. Eight lanes give the same
+ * answer unless it is a zero (which sign came first matters to logSoftmax) or a NaN showed up;
+ * those rows are walked again one element at a time. */
+static float row_max(const float *restrict x, int64_t n) {
+  float l[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int nan = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) {
+      const float v = x[i + j];
+      nan |= v != v;
+      l[j] = v > l[j] ? v : l[j];
+    }
   float m = -INFINITY;
-  for (int64_t i = 0; i < n; i++)
-    m = (x[i] != x[i] || x[i] > m) ? x[i] : m;
+  for (; i < n; i++) {
+    nan |= x[i] != x[i];
+    m = x[i] > m ? x[i] : m;
+  }
+  for (int j = 0; j < 8; j++)
+    m = l[j] > m ? l[j] : m;
+  if (nan || m == 0.0f) {
+    m = -INFINITY;
+    for (i = 0; i < n; i++)
+      m = (x[i] != x[i] || x[i] > m) ? x[i] : m;
+  }
   return m;
 }
 
@@ -1508,34 +1901,41 @@ static void row_shift(const float *restrict x, float m, float ls, float *restric
 }
 
 /* exp(x - max) / sum, with the sum in double and rounded to float32 before the division. */
-static rt_status softmax_run(rt_kctx *k) {
-  const rt_tensor *x = &k->in[0];
-  int64_t c = x->dims[x->rank - 1], n = rt_tensor_numel(x);
-  if (c == 0 || n == 0)
-    return RT_OK;
-  for (int64_t r = 0; r < n / c; r++) {
-    const float *xr = (const float *)x->data + r * c;
+static void softmax_part(void *ctx, int64_t b, int64_t e) {
+  const rt_kctx *k = ctx;
+  const int64_t c = k->in[0].dims[k->in[0].rank - 1];
+  for (int64_t r = b; r < e; r++) {
+    const float *xr = (const float *)k->in[0].data + r * c;
     float *yr = (float *)k->out[0].data + r * c;
     row_scale(yr, (float)row_exp(xr, row_max(xr, c), yr, c), c);
   }
-  return RT_OK;
 }
 
 /* (x - max) - log(sum(exp(x - max))), the way tf.logSoftmax composes it. */
-static rt_status logsoftmax_run(rt_kctx *k) {
-  const rt_tensor *x = &k->in[0];
-  int64_t c = x->dims[x->rank - 1], n = rt_tensor_numel(x);
-  if (c == 0 || n == 0)
-    return RT_OK;
-  for (int64_t r = 0; r < n / c; r++) {
-    const float *xr = (const float *)x->data + r * c;
+static void logsoftmax_part(void *ctx, int64_t b, int64_t e) {
+  const rt_kctx *k = ctx;
+  const int64_t c = k->in[0].dims[k->in[0].rank - 1];
+  for (int64_t r = b; r < e; r++) {
+    const float *xr = (const float *)k->in[0].data + r * c;
     float *yr = (float *)k->out[0].data + r * c;
     const float m = row_max(xr, c);
     const float ls = (float)log((double)(float)row_exp(xr, m, yr, c));
     row_shift(xr, m, ls, yr, c);
   }
+}
+
+/* Rows are independent; the double sum along a row (a chain of dependent adds) dominates. */
+static rt_status softmax_rows(rt_kctx *k, rt_range_fn fn) {
+  const rt_tensor *x = &k->in[0];
+  int64_t c = x->dims[x->rank - 1], n = rt_tensor_numel(x);
+  if (c == 0 || n == 0)
+    return RT_OK;
+  rt__parallel_for(k->tp, n / c, par_grain(2.0 * (double)c), fn, k);
   return RT_OK;
 }
+
+static rt_status softmax_run(rt_kctx *k) { return softmax_rows(k, softmax_part); }
+static rt_status logsoftmax_run(rt_kctx *k) { return softmax_rows(k, logsoftmax_part); }
 
 /* ---- the table ---- */
 

@@ -1,0 +1,481 @@
+/*
+ * api.c — routes and handlers of the REST API.
+ *
+ * Paths (design.md): /v1/models/{name}[/versions/{v}|/labels/{l}][:predict|/metadata],
+ * /v2, /v2/health/{live,ready}, /v2/models/{name}[/versions/{v}][/ready|/infer], /metrics,
+ * /monitoring/prometheus/metrics and /. Routing is a pure function (srv_route_parse) so it
+ * is unit-tested without sockets.
+ *
+ * An inference job carries the raw body to a worker of the version the manager picked; the
+ * servable stays valid while the job is in that version's pool (a retiring version drains
+ * its pool before it unloads). If the request times out first, the job is cancelled when
+ * still queued (503) or left to finish unanswered when already running (504).
+ */
+/* Messages and paths are cut at their buffer size on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "api.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct srv_api {
+  srv_models *models;
+  srv_loop *loop;
+  bool draining;
+};
+
+/* ---------------------------------------------------------------- routing */
+
+static bool parse_version(const char *s, int64_t *out) {
+  if (!*s || *s == '0' || strlen(s) > 18)
+    return false;
+  int64_t v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9')
+      return false;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return true;
+}
+
+/* Splits `s` (modified) at '/' into at most `max` segments; -1 if more or one is empty. */
+static int split(char *s, char **seg, int max) {
+  int n = 0;
+  for (char *p = s;;) {
+    if (n == max)
+      return -1;
+    seg[n++] = p;
+    char *slash = strchr(p, '/');
+    if (!slash)
+      break;
+    *slash = 0;
+    p = slash + 1;
+  }
+  for (int i = 0; i < n; i++)
+    if (!*seg[i])
+      return -1;
+  return n;
+}
+
+static int route_model_ref(srv_route *o, char **seg, int n, int *used, bool labels_ok, char *msg,
+                           size_t cap) {
+  snprintf(o->model, sizeof o->model, "%s", seg[0]);
+  o->ref.name = o->model;
+  o->ref.sel = SRV_SELECT_LATEST;
+  *used = 1;
+  if (n >= 3 && !strcmp(seg[1], "versions")) {
+    if (!parse_version(seg[2], &o->ref.version)) {
+      snprintf(msg, cap, "version '%s' in the path is not a positive integer", seg[2]);
+      return 400;
+    }
+    o->ref.sel = SRV_SELECT_VERSION;
+    *used = 3;
+  } else if (labels_ok && n >= 3 && !strcmp(seg[1], "labels")) {
+    snprintf(o->label, sizeof o->label, "%s", seg[2]);
+    o->ref.label = o->label;
+    o->ref.sel = SRV_SELECT_LABEL;
+    *used = 3;
+  }
+  return 200;
+}
+
+int srv_route_parse(const char *method, const char *path, srv_route *o, char *msg, size_t cap) {
+  memset(o, 0, sizeof *o);
+  bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+  bool post = !strcmp(method, "POST");
+  char p[2048];
+  size_t len = strlen(path);
+  if (len >= sizeof p) {
+    snprintf(msg, cap, "path too long");
+    return 404;
+  }
+  memcpy(p, path, len + 1);
+  if (len > 1 && p[len - 1] == '/')
+    p[--len] = 0;
+  bool want_post = false;
+  int code = 200;
+  char *seg[8];
+  int n, used;
+  if (!strcmp(p, "/")) {
+    o->kind = SRV_ROUTE_DASHBOARD;
+    o->api = "dashboard";
+  } else if (!strcmp(p, "/metrics") || !strcmp(p, "/monitoring/prometheus/metrics")) {
+    o->kind = SRV_ROUTE_METRICS;
+    o->api = "metrics";
+  } else if (!strncmp(p, "/v1/models/", 11)) {
+    char *rest = p + 11, *verb = NULL;
+    char *last = strrchr(rest, '/');
+    char *colon = strrchr(last ? last : rest, ':');
+    if (colon) {
+      *colon = 0;
+      verb = colon + 1;
+    }
+    if ((n = split(rest, seg, 8)) < 1)
+      goto not_found;
+    if ((code = route_model_ref(o, seg, n, &used, true, msg, cap)) != 200)
+      return code;
+    if (verb) {
+      if (used != n)
+        goto not_found;
+      if (strcmp(verb, "predict") != 0) {
+        snprintf(msg, cap, "':%s' is not supported; Orchard serves ':predict'", verb);
+        return 400;
+      }
+      o->kind = SRV_ROUTE_TFS_PREDICT;
+      o->api = "predict";
+      want_post = true;
+    } else if (used + 1 == n && !strcmp(seg[used], "metadata")) {
+      o->kind = SRV_ROUTE_TFS_METADATA;
+      o->api = "model_metadata";
+    } else if (used == n) {
+      o->kind = SRV_ROUTE_TFS_STATUS;
+      o->api = "model_status";
+    } else {
+      goto not_found;
+    }
+  } else if (!strcmp(p, "/v2")) {
+    o->kind = SRV_ROUTE_V2_SERVER;
+    o->api = "v2_server";
+  } else if (!strcmp(p, "/v2/health/live")) {
+    o->kind = SRV_ROUTE_V2_LIVE;
+    o->api = "v2_live";
+  } else if (!strcmp(p, "/v2/health/ready")) {
+    o->kind = SRV_ROUTE_V2_READY;
+    o->api = "v2_ready";
+  } else if (!strncmp(p, "/v2/models/", 11)) {
+    if ((n = split(p + 11, seg, 8)) < 1)
+      goto not_found;
+    if ((code = route_model_ref(o, seg, n, &used, false, msg, cap)) != 200)
+      return code;
+    if (used == n) {
+      o->kind = SRV_ROUTE_V2_MODEL;
+      o->api = "v2_model_metadata";
+    } else if (used + 1 == n && !strcmp(seg[used], "ready")) {
+      o->kind = SRV_ROUTE_V2_MODEL_READY;
+      o->api = "v2_model_ready";
+    } else if (used + 1 == n && !strcmp(seg[used], "infer")) {
+      o->kind = SRV_ROUTE_V2_INFER;
+      o->api = "v2_infer";
+      want_post = true;
+    } else {
+      goto not_found;
+    }
+  } else {
+    goto not_found;
+  }
+  if (want_post ? !post : !get) {
+    snprintf(msg, cap, "%s %s: use %s", method, path, want_post ? "POST" : "GET");
+    return 405;
+  }
+  return 200;
+not_found:
+  memset(o, 0, sizeof *o);
+  snprintf(msg, cap, "no such endpoint: %s %s", method, path);
+  return 404;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void respond_json(srv_request *r, int code, json_t *j) {
+  char *body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(j);
+  if (!body) {
+    srv_request_error(r, 500, "out of memory");
+    return;
+  }
+  srv_request_respond(r, code, "application/json", body, strlen(body));
+}
+
+static char *error_body(const char *msg, size_t *len) {
+  srv_buf b;
+  srv_buf_init(&b);
+  srv_buf_puts(&b, "{\"error\":");
+  srv_buf_json_string(&b, msg);
+  srv_buf_putc(&b, '}');
+  return srv_buf_take(&b, len);
+}
+
+/* ---------------------------------------------------------------- inference jobs */
+
+typedef enum job_kind { JOB_TFS, JOB_KSERVE } job_kind;
+
+typedef struct api_job {
+  srv_job job;
+  srv_loop_item item;
+  srv_api *api;
+  srv_request *req; /* NULL once the request was answered without us */
+  job_kind kind;
+  const srv_servable *sv; /* valid while the job is in sv->pool */
+  char model[256], version[24];
+  char *body;
+  size_t body_len;
+  int code;
+  char *resp;
+  size_t resp_len;
+  bool ran;
+  double infer_seconds;
+} api_job;
+
+#define JOB_OF(p, member) ((api_job *)((char *)(p)-offsetof(api_job, member)))
+
+static void job_free(api_job *j) {
+  free(j->body);
+  free(j->resp);
+  free(j);
+}
+
+static int runtime_code(rt_status st) {
+  return st == RT_ERR_INVALID_ARG || st == RT_ERR_SHAPE ? 400 : 500;
+}
+
+/* Worker thread: decode, run, encode. Session outputs are views valid until the next run
+ * on this session, so they are encoded here, before the worker takes another job. */
+static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
+  api_job *j = JOB_OF(jb, job);
+  const srv_sig *sig = j->sv->sig;
+  char msg[1024];
+  srv_infer_req req;
+  int code = j->kind == JOB_TFS
+                 ? srv_tfs_decode(sig, j->body, j->body_len, &req, msg, sizeof msg)
+                 : srv_kserve_decode(sig, j->body, j->body_len, &req, msg, sizeof msg);
+  free(j->body);
+  j->body = NULL;
+  if (code == 200) {
+    rt_tensor *outs = calloc((size_t)sig->n_out + 1, sizeof *outs);
+    rt_error err = {0};
+    if (!outs) {
+      code = 500;
+      snprintf(msg, sizeof msg, "out of memory");
+    } else {
+      double t0 = srv_now();
+      rt_status st = rt_session_run(s, req.in, req.n_in, outs, &err);
+      j->infer_seconds = srv_now() - t0;
+      j->ran = true;
+      if (st != RT_OK) {
+        code = runtime_code(st);
+        snprintf(msg, sizeof msg, "%s", err.msg);
+      } else {
+        srv_buf b;
+        srv_buf_init(&b);
+        code = j->kind == JOB_TFS
+                   ? srv_tfs_encode(sig, &req, outs, &b, msg, sizeof msg)
+                   : srv_kserve_encode(sig, &req, j->model, j->version, outs, &b, msg, sizeof msg);
+        if (code == 200)
+          j->resp = srv_buf_take(&b, &j->resp_len);
+        else
+          srv_buf_free(&b);
+        if (code == 200 && !j->resp) {
+          code = 500;
+          snprintf(msg, sizeof msg, "out of memory writing the response");
+        }
+      }
+      free(outs);
+    }
+    srv_infer_req_free(&req);
+  }
+  j->code = code;
+  if (code != 200)
+    j->resp = error_body(msg, &j->resp_len);
+  (void)m;
+}
+
+/* Loop thread: answer (unless the request is gone) and free. */
+static void job_complete(srv_loop_item *it) {
+  api_job *j = JOB_OF(it, item);
+  if (j->ran)
+    srv_metrics_inference(j->model, j->version, j->infer_seconds);
+  if (j->req) {
+    srv_request_respond(j->req, j->code ? j->code : 500, "application/json", j->resp, j->resp_len);
+    j->resp = NULL;
+  }
+  job_free(j);
+}
+
+/* Worker thread (or the manager draining a pool): back to the loop. */
+static void job_done(srv_job *jb) {
+  api_job *j = JOB_OF(jb, job);
+  j->item.fn = job_complete;
+  if (!srv_loop_post(j->api->loop, &j->item))
+    job_free(j); /* shutting down: nobody is waiting any more */
+}
+
+static void job_abandon(srv_request *r, void *arg, srv_abandon why) {
+  api_job *j = arg;
+  j->req = NULL;
+  bool unstarted = srv_job_cancel(&j->job);
+  if (why != SRV_ABANDON_TIMEOUT)
+    return;
+  double ms = srv_request_age(r) * 1e3;
+  if (unstarted)
+    srv_request_error(r, 503,
+                      "model '%s' version %s: no worker was free within %.0f ms "
+                      "(--rest_api_timeout_in_ms); try again later",
+                      j->model, j->version, ms);
+  else
+    srv_request_error(r, 504,
+                      "model '%s' version %s: inference did not finish within %.0f ms "
+                      "(--rest_api_timeout_in_ms)",
+                      j->model, j->version, ms);
+}
+
+static void handle_infer(srv_api *a, srv_request *r, const srv_route *rt, job_kind kind) {
+  char msg[1024];
+  const srv_servable *sv;
+  int code = srv_models_acquire(a->models, &rt->ref, &sv, msg, sizeof msg);
+  if (code != 200) {
+    srv_request_label(r, rt->api, rt->model, "");
+    srv_request_error(r, code, "%s", msg);
+    return;
+  }
+  srv_request_label(r, rt->api, sv->model_name, sv->version_str);
+  api_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    srv_models_release(a->models);
+    srv_request_error(r, 500, "out of memory");
+    return;
+  }
+  j->api = a;
+  j->req = r;
+  j->kind = kind;
+  j->sv = sv;
+  snprintf(j->model, sizeof j->model, "%s", sv->model_name);
+  snprintf(j->version, sizeof j->version, "%s", sv->version_str);
+  j->body = srv_request_take_body(r, &j->body_len);
+  j->job.run = job_run;
+  j->job.done = job_done;
+  srv_pool *pool = sv->pool;
+  srv_submit sub = srv_pool_submit(pool, &j->job);
+  srv_models_release(a->models);
+  if (sub == SRV_SUBMIT_OK) {
+    srv_request_defer(r, job_abandon, j);
+    return;
+  }
+  if (sub == SRV_SUBMIT_FULL)
+    srv_request_error(r, 429, "model '%s' version %s: the request queue is full; retry later",
+                      j->model, j->version);
+  else
+    srv_request_error(r, 503, "model '%s' version %s is being unloaded; retry", j->model,
+                      j->version);
+  job_free(j);
+}
+
+/* ---------------------------------------------------------------- other handlers */
+
+static void handle_status(srv_api *a, srv_request *r, const srv_route *rt) {
+  char msg[1024];
+  json_t *out;
+  srv_request_label(r, rt->api, rt->model, "");
+  int code = srv_models_status(a->models, &rt->ref, &out, msg, sizeof msg);
+  if (code != 200)
+    srv_request_error(r, code, "%s", msg);
+  else
+    respond_json(r, 200, out);
+}
+
+static void handle_metadata(srv_api *a, srv_request *r, const srv_route *rt, bool v2) {
+  char msg[1024];
+  const srv_servable *sv;
+  int code = srv_models_acquire(a->models, &rt->ref, &sv, msg, sizeof msg);
+  if (code != 200) {
+    srv_request_label(r, rt->api, rt->model, "");
+    srv_request_error(r, code, "%s", msg);
+    return;
+  }
+  srv_request_label(r, rt->api, sv->model_name, sv->version_str);
+  json_t *j = v2 ? srv_kserve_metadata(sv->sig, sv->model_name, sv->platform,
+                                       srv_models_available_locked(a->models, sv->model_name))
+                 : srv_tfs_metadata(sv->sig, sv->model_name, sv->version);
+  srv_models_release(a->models);
+  respond_json(r, 200, j);
+}
+
+static void handle_model_ready(srv_api *a, srv_request *r, const srv_route *rt) {
+  char msg[1024];
+  const srv_servable *sv;
+  int code = srv_models_acquire(a->models, &rt->ref, &sv, msg, sizeof msg);
+  if (code == 200) {
+    srv_request_label(r, rt->api, sv->model_name, sv->version_str);
+    json_t *j = json_pack("{s:s, s:s, s:b}", "name", sv->model_name, "version", sv->version_str,
+                          "ready", 1);
+    srv_models_release(a->models);
+    respond_json(r, 200, j);
+    return;
+  }
+  srv_request_label(r, rt->api, rt->model, "");
+  if (code == 404)
+    srv_request_error(r, 404, "%s", msg);
+  else
+    respond_json(r, code,
+                 json_pack("{s:s, s:b, s:s}", "name", rt->model, "ready", 0, "error", msg));
+}
+
+void srv_api_handle(srv_request *r, void *arg) {
+  srv_api *a = arg;
+  srv_route rt;
+  char msg[1024];
+  int code = srv_route_parse(srv_request_method(r), srv_request_path(r), &rt, msg, sizeof msg);
+  if (code != 200) {
+    srv_request_label(r, "unknown", "", "");
+    srv_request_error(r, code, "%s", msg);
+    return;
+  }
+  srv_request_label(r, rt.api, "", "");
+  switch (rt.kind) {
+  case SRV_ROUTE_DASHBOARD: {
+    size_t len;
+    char *html = srv_dashboard_html(srv_models_describe(a->models),
+                                    !a->draining && srv_models_ready(a->models), &len);
+    if (!html)
+      srv_request_error(r, 500, "out of memory");
+    else
+      srv_request_respond(r, 200, "text/html; charset=utf-8", html, len);
+    return;
+  }
+  case SRV_ROUTE_METRICS: {
+    size_t len;
+    char *text = srv_metrics_render(&len);
+    if (!text)
+      srv_request_error(r, 500, "out of memory");
+    else
+      srv_request_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    return;
+  }
+  case SRV_ROUTE_TFS_PREDICT: handle_infer(a, r, &rt, JOB_TFS); return;
+  case SRV_ROUTE_V2_INFER: handle_infer(a, r, &rt, JOB_KSERVE); return;
+  case SRV_ROUTE_TFS_STATUS: handle_status(a, r, &rt); return;
+  case SRV_ROUTE_TFS_METADATA: handle_metadata(a, r, &rt, false); return;
+  case SRV_ROUTE_V2_MODEL: handle_metadata(a, r, &rt, true); return;
+  case SRV_ROUTE_V2_MODEL_READY: handle_model_ready(a, r, &rt); return;
+  case SRV_ROUTE_V2_SERVER:
+    respond_json(
+        r, 200,
+        json_pack("{s:s, s:s, s:[]}", "name", "orchard", "version", ORCHARD_VERSION, "extensions"));
+    return;
+  case SRV_ROUTE_V2_LIVE: respond_json(r, 200, json_pack("{s:b}", "live", 1)); return;
+  case SRV_ROUTE_V2_READY: {
+    bool ready = !a->draining && srv_models_ready(a->models);
+    respond_json(r, ready ? 200 : 503, json_pack("{s:b}", "ready", ready));
+    return;
+  }
+  }
+  srv_request_error(r, 500, "internal error: unhandled route");
+}
+
+srv_api *srv_api_create(srv_models *models, srv_loop *loop) {
+  srv_api *a = calloc(1, sizeof *a);
+  if (a) {
+    a->models = models;
+    a->loop = loop;
+  }
+  return a;
+}
+
+void srv_api_destroy(srv_api *a) { free(a); }
+
+void srv_api_set_draining(srv_api *a, bool draining) { a->draining = draining; }

@@ -1,0 +1,92 @@
+/*
+ * models.h — the model manager: which models and versions are served, per --model_name /
+ * --model_base_path or --model_config_file (config.h), kept in step with the disk.
+ *
+ * A background thread scans every base path each --file_system_poll_wait_seconds (and
+ * re-reads the config file when it changed or on srv_models_reload, i.e. SIGHUP). A version
+ * the policy wants is loaded on that thread (model, sessions, warm-up) and starts serving only
+ * once ready; a version the policy no longer wants is retired only when some wanted version
+ * is AVAILABLE: it stops taking requests, its workers finish what they have, then it
+ * unloads. A version that fails to load is reported (status, log, metric) and retried only
+ * when its directory changes; the versions already serving keep serving.
+ *
+ * States follow TF Serving: START, LOADING, AVAILABLE, UNLOADING, END.
+ * Threads: the loop thread routes through srv_models_acquire; everything else in here runs
+ * on the manager thread. One mutex guards the tables; disk I/O and loading happen outside it.
+ */
+#ifndef ORCHARD_SRV_MODELS_H
+#define ORCHARD_SRV_MODELS_H
+
+#include "config.h"
+#include "rest.h"
+#include "workers.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct srv_models srv_models;
+
+typedef struct srv_models_params {
+  const char *config_file; /* or: */
+  const char *model_name, *base_path;
+  int poll_seconds;       /* 0: scan once (config re-read only on reload) */
+  int inter_op, intra_op; /* resolved (>= 1) */
+  int queue_capacity;
+  bool warmup;
+} srv_models_params;
+
+/* A loaded, serving version, as routing sees it. Valid while the manager lock is held. */
+typedef struct srv_servable {
+  const char *model_name;
+  int64_t version;
+  const char *version_str;
+  const char *platform; /* "tensorflowjs_graph-model" / "tensorflowjs_layers-model" */
+  const rt_model *model;
+  const srv_sig *sig;
+  srv_pool *pool;
+} srv_servable;
+
+typedef enum srv_select { SRV_SELECT_LATEST = 0, SRV_SELECT_VERSION, SRV_SELECT_LABEL } srv_select;
+
+typedef struct srv_model_ref {
+  const char *name;
+  srv_select sel;
+  int64_t version; /* SRV_SELECT_VERSION */
+  const char *label;
+} srv_model_ref;
+
+/* Reads and validates the config (errors name the file and field). Loads nothing yet. */
+int srv_models_create(const srv_models_params *p, srv_models **out, char *msg, size_t cap);
+/* Runs the first scan and load on the calling thread, then starts the poll thread. Returns
+ * -1 (message in msg) when a model's base path is missing or none of its versions loads,
+ * as TF Serving refuses to start then. */
+int srv_models_start(srv_models *m, char *msg, size_t cap);
+void srv_models_reload(srv_models *m); /* SIGHUP: re-read the config and rescan now */
+/* Stops polling and retires every version (their queues drain first). */
+void srv_models_stop(srv_models *m);
+void srv_models_destroy(srv_models *m); /* NULL-safe; stops first if needed */
+
+/* Routes a request. On 200, *out is valid and the manager lock is HELD: do the little that
+ * needs the servable (submit, build metadata) and call srv_models_release. Otherwise 404
+ * (unknown model, version or label) or 503 (still loading / nothing loaded) with msg. */
+int srv_models_acquire(srv_models *m, const srv_model_ref *ref, const srv_servable **out, char *msg,
+                       size_t cap);
+void srv_models_release(srv_models *m);
+/* Versions of the acquired model currently AVAILABLE, as a JSON list of strings (new ref).
+ * Only between acquire and release. */
+json_t *srv_models_available_locked(srv_models *m, const char *name);
+
+/* TF Serving model status ({"model_version_status": [...]}); 200 or 404 with msg. */
+int srv_models_status(srv_models *m, const srv_model_ref *ref, json_t **out, char *msg, size_t cap);
+/* Every model with its versions, states, errors, labels (dashboard). */
+json_t *srv_models_describe(srv_models *m);
+/* First load done and every model has an AVAILABLE version. */
+bool srv_models_ready(srv_models *m);
+/* Prometheus collector (srv_metrics_add_collector with the manager as arg): model state,
+ * queue depth and running inferences per version. */
+void srv_models_collect(srv_buf *b, void *arg);
+/* Completed scans so far (tests and the dashboard use it to see a poll happened). */
+int64_t srv_models_scans(srv_models *m);
+
+#endif

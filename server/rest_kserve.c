@@ -1,0 +1,381 @@
+/*
+ * rest_kserve.c — KServe v2 / Open Inference Protocol infer and metadata bodies.
+ *
+ * A request tensor is {"name", "shape", "datatype", "data"}; data is row-major, flat or
+ * nested (nesting is flattened; only the count must match the shape). Datatypes map onto the
+ * runtime's three dtypes without loss: FP32 and UINT8 feed float32 inputs, INT32, INT64 (range
+ * checked) and UINT8 feed int32 inputs, BOOL and UINT8 (0/1) feed bool inputs; anything else
+ * is a wrong-dtype 400. The binary-data extension is not supported. Outputs come back flat
+ * with their shape, in the model's order or the order the request's "outputs" asks for.
+ */
+/* Messages and paths are cut at their buffer size on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "rest.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum kdt { K_FP32, K_INT32, K_INT64, K_BOOL, K_UINT8, K_COUNT } kdt;
+static const char *const KDT_NAMES[K_COUNT] = {"FP32", "INT32", "INT64", "BOOL", "UINT8"};
+
+const char *srv_kserve_datatype(rt_dtype t) {
+  switch (t) {
+  case RT_DT_F32: return "FP32";
+  case RT_DT_I32: return "INT32";
+  case RT_DT_BOOL: return "BOOL";
+  default: return "BYTES";
+  }
+}
+
+static bool fits(kdt k, rt_dtype t) {
+  switch (t) {
+  case RT_DT_F32: return k == K_FP32 || k == K_UINT8;
+  case RT_DT_I32: return k == K_INT32 || k == K_INT64 || k == K_UINT8;
+  case RT_DT_BOOL: return k == K_BOOL || k == K_UINT8;
+  default: return false;
+  }
+}
+
+typedef struct flat_ctx {
+  kdt k;
+  rt_dtype t;
+  char *cur, *end;
+  int64_t count;
+  const char *where, *name;
+  char *msg;
+  size_t cap;
+} flat_ctx;
+
+static int leaf(flat_ctx *c, json_t *v) {
+  int64_t at = c->count++;
+  if (c->cur == c->end) /* more values than the shape holds; counted, not stored */
+    return 200;
+  double x = 0;
+  bool ok;
+  switch (c->k) {
+  case K_FP32:
+    ok = json_is_number(v);
+    x = ok ? json_number_value(v) : 0;
+    break;
+  case K_BOOL:
+    ok = json_is_boolean(v);
+    x = json_is_true(v);
+    break;
+  default: {
+    ok = json_is_integer(v);
+    json_int_t i = ok ? json_integer_value(v) : 0;
+    int64_t lo = c->k == K_UINT8 ? 0 : c->t == RT_DT_BOOL ? 0 : INT32_MIN;
+    int64_t hi = c->k == K_UINT8 ? 255 : c->t == RT_DT_BOOL ? 1 : INT32_MAX;
+    if (c->k == K_UINT8 && c->t == RT_DT_BOOL)
+      hi = 1;
+    if (ok && (i < lo || i > hi)) {
+      snprintf(c->msg, c->cap,
+               "%s.data[%" PRId64 "]: %" JSON_INTEGER_FORMAT
+               " is out of range for %s into input '%s' (%s)",
+               c->where, at, i, KDT_NAMES[c->k], c->name, rt_dtype_name(c->t));
+      return 400;
+    }
+    x = (double)i;
+  }
+  }
+  if (!ok) {
+    snprintf(c->msg, c->cap, "%s.data[%" PRId64 "]: expected %s for datatype %s (input '%s')",
+             c->where, at,
+             c->k == K_FP32   ? "a number"
+             : c->k == K_BOOL ? "true or false"
+                              : "an integer",
+             KDT_NAMES[c->k], c->name);
+    return 400;
+  }
+  switch (c->t) {
+  case RT_DT_F32: {
+    float f = (float)x;
+    memcpy(c->cur, &f, 4);
+    c->cur += 4;
+    break;
+  }
+  case RT_DT_I32: {
+    int32_t i = (int32_t)x;
+    memcpy(c->cur, &i, 4);
+    c->cur += 4;
+    break;
+  }
+  default: *c->cur++ = (char)(x != 0);
+  }
+  return 200;
+}
+
+static int flatten(flat_ctx *c, json_t *v, int depth) {
+  if (!json_is_array(v))
+    return leaf(c, v);
+  if (depth >= RT_MAX_RANK) {
+    snprintf(c->msg, c->cap, "%s.data: nested deeper than %d levels (input '%s')", c->where,
+             RT_MAX_RANK, c->name);
+    return 400;
+  }
+  for (size_t i = 0; i < json_array_size(v); i++) {
+    int st = flatten(c, json_array_get(v, i), depth + 1);
+    if (st != 200)
+      return st;
+  }
+  return 200;
+}
+
+static void input_names(char *out, size_t cap, const rt_io_info *ios, int n) {
+  size_t o = 0;
+  out[0] = 0;
+  for (int i = 0; i < n && o < cap; i++)
+    o += (size_t)snprintf(out + o, cap - o, "%s'%s'", i ? ", " : "", ios[i].name);
+}
+
+static int decode_tensor(const srv_sig *s, json_t *ti, size_t idx, int64_t limit,
+                         srv_infer_req *out, char *msg, size_t cap) {
+  char where[64], names[512];
+  snprintf(where, sizeof where, "inputs[%zu]", idx);
+  if (!json_is_object(ti)) {
+    snprintf(msg, cap, "%s: expected an object with name, shape, datatype and data", where);
+    return 400;
+  }
+  json_t *name = json_object_get(ti, "name"), *shape = json_object_get(ti, "shape"),
+         *dt = json_object_get(ti, "datatype"), *data = json_object_get(ti, "data");
+  if (!json_is_string(name)) {
+    snprintf(msg, cap, "%s.name: %s", where, name ? "expected a string" : "missing");
+    return 400;
+  }
+  int k = srv_sig_find(s->in, s->n_in, json_string_value(name));
+  if (k < 0) {
+    input_names(names, sizeof names, s->in, s->n_in);
+    snprintf(msg, cap, "%s.name: the model has no input '%s' (its inputs: %s)", where,
+             json_string_value(name), names);
+    return 400;
+  }
+  const rt_io_info *io = &s->in[k];
+  if (out->in[k].data) {
+    snprintf(msg, cap, "%s.name: input '%s' given twice", where, io->name);
+    return 400;
+  }
+  if (!json_is_array(shape) || json_array_size(shape) > RT_MAX_RANK) {
+    snprintf(msg, cap, "%s.shape: %s (input '%s')", where,
+             !shape ? "missing" : "expected a list of at most 8 non-negative integers", io->name);
+    return 400;
+  }
+  rt_tensor *t = &out->in[k];
+  t->dtype = io->dtype;
+  t->rank = (int)json_array_size(shape);
+  int64_t numel = 1;
+  for (int d = 0; d < t->rank; d++) {
+    json_t *dv = json_array_get(shape, (size_t)d);
+    if (!json_is_integer(dv) || json_integer_value(dv) < 0) {
+      snprintf(msg, cap, "%s.shape[%d]: expected a non-negative integer (input '%s')", where, d,
+               io->name);
+      return 400;
+    }
+    t->dims[d] = json_integer_value(dv);
+    if (t->dims[d] != 0 && numel > limit / t->dims[d]) {
+      snprintf(msg, cap, "%s.shape: more elements than the request body could hold (input '%s')",
+               where, io->name);
+      return 400;
+    }
+    numel *= t->dims[d];
+  }
+  if (!json_is_string(dt)) {
+    snprintf(msg, cap, "%s.datatype: %s (input '%s')", where, dt ? "expected a string" : "missing",
+             io->name);
+    return 400;
+  }
+  int kd = -1;
+  for (int i = 0; i < K_COUNT; i++)
+    if (!strcmp(json_string_value(dt), KDT_NAMES[i]))
+      kd = i;
+  if (kd < 0) {
+    snprintf(msg, cap,
+             "%s.datatype: '%s' is not supported for input '%s' (FP32, INT32, INT64, "
+             "BOOL, UINT8)",
+             where, json_string_value(dt), io->name);
+    return 400;
+  }
+  if (!fits((kdt)kd, io->dtype)) {
+    snprintf(msg, cap, "%s.datatype: %s does not fit input '%s', which is %s (send %s)", where,
+             KDT_NAMES[kd], io->name, rt_dtype_name(io->dtype), srv_kserve_datatype(io->dtype));
+    return 400;
+  }
+  json_t *params = json_object_get(ti, "parameters");
+  if (params && json_object_get(params, "binary_data_size")) {
+    snprintf(msg, cap,
+             "%s.parameters.binary_data_size: the binary data extension is not "
+             "supported; send JSON data",
+             where);
+    return 400;
+  }
+  if (!json_is_array(data)) {
+    snprintf(msg, cap, "%s.data: %s (input '%s')", where, data ? "expected a list" : "missing",
+             io->name);
+    return 400;
+  }
+  size_t esz = rt_dtype_size(io->dtype);
+  t->data = malloc((size_t)numel * esz + 1);
+  if (!t->data) {
+    snprintf(msg, cap, "%s: out of memory", where);
+    return 500;
+  }
+  flat_ctx c = {.k = (kdt)kd,
+                .t = io->dtype,
+                .cur = t->data,
+                .end = (char *)t->data + (size_t)numel * esz,
+                .where = where,
+                .name = io->name,
+                .msg = msg,
+                .cap = cap};
+  int st = flatten(&c, data, 0);
+  if (st != 200)
+    return st;
+  if (c.count != numel) {
+    char sh[160];
+    srv_rest_shape_str(sh, sizeof sh, t->dims, t->rank);
+    snprintf(msg, cap, "%s.data: %" PRId64 " values, but shape %s of input '%s' holds %" PRId64,
+             where, c.count, sh, io->name, numel);
+    return 400;
+  }
+  return srv_rest_check_shape(t, io, where, msg, cap);
+}
+
+int srv_kserve_decode(const srv_sig *s, const char *body, size_t len, srv_infer_req *out, char *msg,
+                      size_t cap) {
+  memset(out, 0, sizeof *out);
+  json_error_t je;
+  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  if (!root) {
+    snprintf(msg, cap, "bad JSON at line %d column %d: %s", je.line, je.column, je.text);
+    return 400;
+  }
+  int st = 400;
+  char names[512];
+  if (!json_is_object(root)) {
+    snprintf(msg, cap, "request body: expected a JSON object");
+    goto done;
+  }
+  json_t *id = json_object_get(root, "id");
+  if (id && !json_is_string(id)) {
+    snprintf(msg, cap, "id: expected a string");
+    goto done;
+  }
+  json_t *inputs = json_object_get(root, "inputs");
+  if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
+    snprintf(msg, cap, "inputs: %s", inputs ? "expected a non-empty list of tensors" : "missing");
+    goto done;
+  }
+  out->n_in = s->n_in;
+  out->in = calloc((size_t)s->n_in + 1, sizeof *out->in);
+  if (!out->in || (id && !(out->id = strdup(json_string_value(id))))) {
+    snprintf(msg, cap, "out of memory");
+    st = 500;
+    goto done;
+  }
+  for (size_t i = 0; i < json_array_size(inputs); i++)
+    if ((st = decode_tensor(s, json_array_get(inputs, i), i, (int64_t)len + 1, out, msg, cap)) !=
+        200)
+      goto done;
+  st = 400;
+  for (int k = 0; k < s->n_in; k++)
+    if (!out->in[k].data) {
+      input_names(names, sizeof names, s->in, s->n_in);
+      snprintf(msg, cap, "inputs: missing input '%s' (the model needs %s)", s->in[k].name, names);
+      goto done;
+    }
+  json_t *wanted = json_object_get(root, "outputs");
+  if (wanted) {
+    if (!json_is_array(wanted)) {
+      snprintf(msg, cap, "outputs: expected a list of {\"name\": ...}");
+      goto done;
+    }
+    out->n_outs = (int)json_array_size(wanted);
+    out->outs = calloc((size_t)out->n_outs + 1, sizeof *out->outs);
+    if (!out->outs) {
+      snprintf(msg, cap, "out of memory");
+      st = 500;
+      goto done;
+    }
+    for (int i = 0; i < out->n_outs; i++) {
+      json_t *o = json_array_get(wanted, (size_t)i), *nm = json_object_get(o, "name");
+      int k = json_is_string(nm) ? srv_sig_find(s->out, s->n_out, json_string_value(nm)) : -1;
+      if (k < 0) {
+        input_names(names, sizeof names, s->out, s->n_out);
+        if (json_is_string(nm))
+          snprintf(msg, cap,
+                   "outputs[%d].name: the model has no output '%s' (its outputs: "
+                   "%s)",
+                   i, json_string_value(nm), names);
+        else
+          snprintf(msg, cap, "outputs[%d].name: expected a string", i);
+        goto done;
+      }
+      out->outs[i] = k;
+    }
+  }
+  st = 200;
+done:
+  json_decref(root);
+  if (st != 200)
+    srv_infer_req_free(out);
+  return st;
+}
+
+int srv_kserve_encode(const srv_sig *s, const srv_infer_req *r, const char *model,
+                      const char *version, const rt_tensor *outs, srv_buf *b, char *msg,
+                      size_t cap) {
+  srv_buf_puts(b, "{\"model_name\":");
+  srv_buf_json_string(b, model);
+  srv_buf_puts(b, ",\"model_version\":");
+  srv_buf_json_string(b, version);
+  if (r->id) {
+    srv_buf_puts(b, ",\"id\":");
+    srv_buf_json_string(b, r->id);
+  }
+  srv_buf_puts(b, ",\"outputs\":[");
+  int n = r->n_outs ? r->n_outs : s->n_out;
+  for (int i = 0; i < n; i++) {
+    int k = r->n_outs ? r->outs[i] : i;
+    const rt_tensor *t = &outs[k];
+    if (i)
+      srv_buf_putc(b, ',');
+    srv_buf_puts(b, "{\"name\":");
+    srv_buf_json_string(b, s->out[k].name);
+    srv_buf_printf(b, ",\"datatype\":\"%s\",\"shape\":[", srv_kserve_datatype(t->dtype));
+    for (int d = 0; d < t->rank; d++) {
+      if (d)
+        srv_buf_putc(b, ',');
+      srv_buf_i64(b, t->dims[d]);
+    }
+    srv_buf_puts(b, "],\"data\":");
+    srv_rest_write_flat(b, t);
+    srv_buf_putc(b, '}');
+  }
+  srv_buf_puts(b, "]}");
+  if (b->oom) {
+    snprintf(msg, cap, "out of memory writing the response");
+    return 500;
+  }
+  return 200;
+}
+
+static json_t *io_list(const rt_io_info *ios, int n) {
+  json_t *a = json_array();
+  for (int i = 0; i < n; i++) {
+    json_t *shape = json_array();
+    for (int d = 0; d < ios[i].rank; d++)
+      json_array_append_new(shape, json_integer(ios[i].dims[d]));
+    json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "name", ios[i].name, "datatype",
+                                       srv_kserve_datatype(ios[i].dtype), "shape", shape));
+  }
+  return a;
+}
+
+json_t *srv_kserve_metadata(const srv_sig *s, const char *model, const char *platform,
+                            json_t *versions) {
+  return json_pack("{s:s, s:o, s:s, s:o, s:o}", "name", model, "versions", versions, "platform",
+                   platform, "inputs", io_list(s->in, s->n_in), "outputs",
+                   io_list(s->out, s->n_out));
+}

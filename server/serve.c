@@ -1,0 +1,243 @@
+/*
+ * serve.c — wires the daemon together and owns its lifecycle.
+ *
+ * Start: flags -> log -> config validation -> loop and signal handlers (so a SIGTERM during
+ * the first load is not lost) -> first model load (TF Serving also loads before it listens)
+ * -> REST listener -> poll thread -> loop.
+ * Stop (SIGTERM/SIGINT): readiness turns false, the listener closes, requests in progress
+ * finish (bounded by a grace period), then HTTP stops, workers drain, models unload, exit 0.
+ * A second signal skips the wait. SIGHUP re-reads the model config.
+ */
+/* Messages and paths are cut at their buffer size on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "serve.h"
+#include "api.h"
+#include "config.h"
+#include "flags.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "models.h"
+#include "workers.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#define GRACE_SECONDS 30.0
+#define CONNECTION_LIMIT 4096
+#define IDLE_TIMEOUT_SECONDS 120
+#define QUEUE_CAPACITY 256
+#define DEFAULT_CONFIG "config/models.json"
+
+typedef struct serve {
+  srv_flags flags;
+  srv_loop loop;
+  srv_models *models;
+  srv_http *http;
+  srv_api *api;
+  uv_timer_t grace;
+  bool grace_started, stopping, stopped;
+  int signals;
+} serve;
+
+static void stop_now(serve *s) {
+  if (s->stopped)
+    return;
+  s->stopped = true;
+  if (s->grace_started)
+    uv_close((uv_handle_t *)&s->grace, NULL);
+  srv_http_stop(s->http);
+  s->http = NULL;
+  srv_loop_shutdown(&s->loop);
+}
+
+static void on_grace(uv_timer_t *t) {
+  serve *s = t->data;
+  srv_log_warn("grace period of %.0f s over with %d requests unanswered; stopping", GRACE_SECONDS,
+               srv_http_inflight(s->http));
+  stop_now(s);
+}
+
+/* The HTTP side went quiet after quiescing: nothing in progress any more. */
+static void on_http_idle(void *arg) {
+  serve *s = arg;
+  if (s->stopping)
+    stop_now(s);
+}
+
+static void begin_shutdown(serve *s, const char *why) {
+  if (s->stopping)
+    return;
+  s->stopping = true;
+  srv_log_info("%s: readiness off, listener closed, finishing %d requests in progress", why,
+               srv_http_inflight(s->http));
+  srv_api_set_draining(s->api, true);
+  if (!s->http || srv_http_inflight(s->http) == 0) {
+    stop_now(s);
+    return;
+  }
+  srv_http_quiesce(s->http); /* on_http_idle fires when the last one is answered */
+  uv_timer_init(&s->loop.uv, &s->grace);
+  s->grace.data = s;
+  s->grace_started = true;
+  uv_timer_start(&s->grace, on_grace, (uint64_t)(GRACE_SECONDS * 1e3), 0);
+}
+
+static void on_signal(int signum, void *arg) {
+  serve *s = arg;
+  if (signum == SIGHUP) {
+    srv_log_info("SIGHUP: re-reading the model config and rescanning");
+    if (s->models)
+      srv_models_reload(s->models);
+    return;
+  }
+  if (++s->signals > 1) {
+    srv_log_warn("second signal: stopping without waiting");
+    stop_now(s);
+    return;
+  }
+  begin_shutdown(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Raises the open-file limit to its hard maximum and keeps the connection limit under it, so
+ * accept() never fails for lack of descriptors (model files and epoll need some too). */
+static unsigned connection_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 512;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  rlim_t room = rl.rlim_cur > 256 ? rl.rlim_cur - 128 : rl.rlim_cur / 2;
+  return room < CONNECTION_LIMIT ? (unsigned)room : CONNECTION_LIMIT;
+}
+
+static bool file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int srv_serve_main(int argc, char **argv) {
+  serve *s = calloc(1, sizeof *s);
+  if (!s) {
+    fprintf(stderr, "orchard serve: out of memory\n");
+    return 1;
+  }
+  int rc = 2;
+  char msg[1024];
+  srv_flags_init(&s->flags);
+  srv_flags *f = &s->flags;
+  int pr = srv_flags_parse(f, argc, argv, msg, sizeof msg);
+  if (pr == 1) {
+    srv_flags_help(stdout);
+    rc = 0;
+    goto out;
+  }
+  if (pr < 0) {
+    fprintf(stderr, "orchard serve: %s\n", msg);
+    goto out;
+  }
+  srv_log_init(f->log_format, f->log_level);
+  srv_metrics_init();
+
+  if (f->batching_parameters_file) {
+    srv_batching_params bp;
+    if (srv_config_load_batching(f->batching_parameters_file, &bp, msg, sizeof msg) != 0) {
+      srv_log_error("--batching_parameters_file: %s", msg);
+      goto out;
+    }
+    srv_batching_params_free(&bp);
+  }
+  if (f->enable_batching)
+    srv_log_warn("--enable_batching: batching is not available yet; requests run unbatched");
+  if (f->model_config_file && f->model_base_path)
+    srv_log_warn("--model_config_file given: ignoring --model_name/--model_base_path, as TF "
+                 "Serving does");
+  const char *config = f->model_config_file;
+  if (!config && !f->model_base_path && file_exists(DEFAULT_CONFIG)) {
+    config = DEFAULT_CONFIG;
+    srv_log_info("no --model_base_path or --model_config_file: serving %s", DEFAULT_CONFIG);
+  }
+
+  int cpus = srv_cpu_quota(), inter, intra;
+  srv_pool_decide((int)f->tensorflow_inter_op_parallelism, (int)f->tensorflow_intra_op_parallelism,
+                  cpus, &inter, &intra);
+  if (f->auto_tune)
+    srv_log_info("--auto_tune: measured tuning comes with `orchard tune`; using the CPU quota "
+                 "heuristic");
+  srv_log_info("orchard %s: %d CPUs; each model version runs %d workers x %d threads",
+               ORCHARD_VERSION, cpus, inter, intra);
+
+  srv_models_params mp = {.config_file = config,
+                          .model_name = f->model_name,
+                          .base_path = config ? NULL : f->model_base_path,
+                          .poll_seconds = (int)f->file_system_poll_wait_seconds,
+                          .inter_op = inter,
+                          .intra_op = intra,
+                          .queue_capacity = QUEUE_CAPACITY,
+                          .warmup = f->enable_model_warmup};
+  if (srv_models_create(&mp, &s->models, msg, sizeof msg) != 0) {
+    srv_log_error("%s", msg);
+    goto out;
+  }
+  rc = 1;
+  if (srv_loop_init(&s->loop, on_signal, s) != 0) {
+    srv_log_error("cannot create the event loop");
+    goto out;
+  }
+  if (srv_models_start(s->models, msg, sizeof msg) != 0) {
+    srv_log_error("%s", msg);
+    goto out;
+  }
+  srv_metrics_add_collector(srv_models_collect, s->models);
+  if (!(s->api = srv_api_create(s->models, &s->loop))) {
+    srv_log_error("out of memory");
+    goto out;
+  }
+  if (f->port)
+    srv_log_info("--port %lld: gRPC is not served yet; the port stays closed", (long long)f->port);
+  if (f->rest_api_port) {
+    srv_http_params hp = {.loop = &s->loop.uv,
+                          .port = (int)f->rest_api_port,
+                          .max_request_bytes = f->max_request_bytes,
+                          .timeout_ms = f->rest_api_timeout_in_ms,
+                          .connection_limit = connection_limit(),
+                          .idle_timeout_seconds = IDLE_TIMEOUT_SECONDS,
+                          .handler = srv_api_handle,
+                          .arg = s->api,
+                          .on_idle = on_http_idle,
+                          .idle_arg = s};
+    if (srv_http_start(&hp, &s->http, msg, sizeof msg) != 0) {
+      srv_log_error("%s", msg);
+      goto out;
+    }
+    srv_log_info("REST API listening on port %lld", (long long)f->rest_api_port);
+  } else {
+    srv_log_warn("--rest_api_port=0: REST is off; nothing to serve until gRPC lands");
+  }
+  /* Signals that arrived during the first load are handled by the first loop turn. */
+  srv_loop_run(&s->loop);
+  srv_log_info("listener closed and requests answered; unloading models");
+  rc = 0;
+out:
+  if (s->http) { /* start failed after the listener opened */
+    srv_http_stop(s->http);
+    s->http = NULL;
+  }
+  srv_metrics_remove_collector(srv_models_collect, s->models);
+  srv_models_destroy(s->models); /* drains the worker queues, then unloads */
+  srv_loop_close(&s->loop);
+  srv_api_destroy(s->api);
+  srv_flags_free(&s->flags);
+  if (rc == 0 && s->stopping)
+    srv_log_info("stopped");
+  free(s);
+  return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * workers.h — the worker pool of one model version: `workers` threads, each with its own
+ * rt_session (arena, plans, `intra_op_threads` compute threads) over the version's shared,
+ * read-only rt_model, fed by one bounded FIFO of jobs.
+ *
+ * A job is run on some worker and then handed back through job->done on that worker thread
+ * (done posts it to the event loop). A job cancelled while still queued is handed back
+ * without running. Closing a pool refuses new jobs; the workers finish everything already
+ * queued, then exit. Outputs a job reads from the session are valid only inside job->run.
+ */
+#ifndef ORCHARD_SRV_WORKERS_H
+#define ORCHARD_SRV_WORKERS_H
+
+#include "orchard/rt.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef enum srv_job_state {
+  SRV_JOB_QUEUED = 0,
+  SRV_JOB_RUNNING,
+  SRV_JOB_CANCELLED,
+  SRV_JOB_DONE
+} srv_job_state;
+
+typedef struct srv_job srv_job;
+struct srv_job {
+  void (*run)(srv_job *job, const rt_model *m, rt_session *s); /* on a worker */
+  void (*done)(srv_job *job); /* on the worker, after run or instead of it when cancelled */
+  void *arg;
+  atomic_int state;                       /* srv_job_state */
+  double t_queued, t_started, t_finished; /* srv_now() */
+  srv_job *next;                          /* queue link, owned by the pool while queued */
+};
+
+typedef struct srv_pool srv_pool;
+
+typedef struct srv_pool_params {
+  int workers;          /* >= 1 */
+  int intra_op_threads; /* >= 1 */
+  int queue_capacity;   /* >= 1 */
+  bool warmup;          /* run each session once at the model's fixed shapes first */
+  const char *name;     /* for logs */
+} srv_pool_params;
+
+srv_pool_params srv_pool_default_params(void);
+
+/* Creates the sessions (and warms them up) on the calling thread, then starts the workers. */
+rt_status srv_pool_create(const rt_model *m, const srv_pool_params *p, srv_pool **out,
+                          rt_error *err);
+
+typedef enum srv_submit {
+  SRV_SUBMIT_OK = 0,
+  SRV_SUBMIT_FULL,  /* queue at capacity */
+  SRV_SUBMIT_CLOSED /* version is being retired */
+} srv_submit;
+srv_submit srv_pool_submit(srv_pool *p, srv_job *job);
+
+/* Marks a queued job cancelled; true if it had not started (it will come back unrun). */
+bool srv_job_cancel(srv_job *job);
+
+int srv_pool_depth(srv_pool *p);   /* queued, not yet running */
+int srv_pool_running(srv_pool *p); /* on a worker right now */
+int srv_pool_workers(const srv_pool *p);
+int srv_pool_intra(const srv_pool *p);
+void srv_pool_close(srv_pool *p);
+/* Closes, waits for the queue to drain and the workers to exit, frees. NULL-safe. */
+void srv_pool_destroy(srv_pool *p);
+
+/* CPUs this process may use (rt_cpu_count: affinity mask bounded by the cgroup quota). */
+int srv_cpu_quota(void);
+/* Resolves 0 ("decide") in --tensorflow_inter/intra_op_parallelism against `cpus`: both 0
+ * gives one single-threaded worker per CPU (throughput first); one 0 fills the CPUs. */
+void srv_pool_decide(int inter, int intra, int cpus, int *inter_out, int *intra_out);
+
+/* Monotonic seconds. */
+double srv_now(void);
+
+#endif
