@@ -220,6 +220,11 @@ typedef struct api_job {
   size_t resp_len;
   bool ran;
   double infer_seconds;
+  /* Batching: the decoded request waits in the batcher after job_run returns; job_done and
+   * batch_deliver may run on different workers in either order, and the last one posts. */
+  srv_batch_task task;
+  srv_infer_req breq;
+  atomic_int refs;
 } api_job;
 
 #define JOB_OF(p, member) ((api_job *)((char *)(p)-offsetof(api_job, member)))
@@ -234,6 +239,68 @@ static int runtime_code(rt_status st) {
   return st == RT_ERR_INVALID_ARG || st == RT_ERR_SHAPE ? 400 : 500;
 }
 
+static void job_post(api_job *j);
+
+/* Worker thread, from the batcher: encode this request's rows (valid only in this call). */
+static void batch_deliver(srv_batch_task *t, srv_batch_result r, const char *m,
+                          const rt_tensor *outs, int n_out) {
+  api_job *j = t->arg;
+  const srv_sig *sig = j->sv->sig;
+  char msg[1024];
+  int code = 500;
+  (void)n_out;
+  if (r == SRV_BATCH_OK) {
+    j->ran = true;
+    j->infer_seconds = srv_now() - j->job.t_started;
+    srv_buf b;
+    srv_buf_init(&b);
+    code = j->kind == JOB_TFS
+               ? srv_tfs_encode(sig, &j->breq, outs, &b, msg, sizeof msg)
+               : srv_kserve_encode(sig, &j->breq, j->model, j->version, outs, &b, msg, sizeof msg);
+    if (code == 200)
+      j->resp = srv_buf_take(&b, &j->resp_len);
+    else
+      srv_buf_free(&b);
+    if (code == 200 && !j->resp) {
+      code = 500;
+      snprintf(msg, sizeof msg, "out of memory writing the response");
+    }
+  } else {
+    code = r == SRV_BATCH_EXPIRED || r == SRV_BATCH_CANCELLED ? 504 : 500;
+    snprintf(msg, sizeof msg, "model '%s' version %s: %s", j->model, j->version, m);
+  }
+  srv_infer_req_free(&j->breq);
+  j->code = code;
+  if (code != 200)
+    j->resp = error_body(msg, &j->resp_len);
+  if (atomic_fetch_sub(&j->refs, 1) == 1)
+    job_post(j);
+}
+
+/* After decoding: queue for a batch. True when the batcher owns the request now. */
+static bool job_batch(api_job *j, srv_infer_req *req) {
+  char msg[1024];
+  j->breq = *req;
+  j->task = (srv_batch_task){.in = j->breq.in, .n_in = j->breq.n_in, .deliver = batch_deliver,
+                             .arg = j};
+  atomic_store(&j->refs, 2);
+  srv_batch_submit sub = srv_pool_submit_task(j->sv->pool, &j->task, msg, sizeof msg);
+  if (sub == SRV_BATCH_SUBMIT_OK)
+    return true;
+  atomic_store(&j->refs, 0);
+  *req = j->breq;
+  memset(&j->breq, 0, sizeof j->breq);
+  j->code = sub == SRV_BATCH_SUBMIT_FULL     ? 429
+            : sub == SRV_BATCH_SUBMIT_CLOSED ? 503
+            : sub == SRV_BATCH_SUBMIT_NOMEM  ? 500
+                                             : 400;
+  char full[1200];
+  snprintf(full, sizeof full, "model '%s' version %s: %s%s", j->model, j->version, msg,
+           sub == SRV_BATCH_SUBMIT_FULL ? "; retry later" : "");
+  j->resp = error_body(full, &j->resp_len);
+  return false;
+}
+
 /* Worker thread: decode, run, encode. Session outputs are views valid until the next run
  * on this session, so they are encoded here, before the worker takes another job. */
 static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
@@ -246,6 +313,11 @@ static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
                  : srv_kserve_decode(sig, j->body, j->body_len, &req, msg, sizeof msg);
   free(j->body);
   j->body = NULL;
+  if (code == 200 && srv_pool_batching(j->sv->pool)) {
+    if (!job_batch(j, &req))
+      srv_infer_req_free(&req);
+    return;
+  }
   if (code == 200) {
     rt_tensor *outs = calloc((size_t)sig->n_out + 1, sizeof *outs);
     rt_error err = {0};
@@ -297,9 +369,18 @@ static void job_complete(srv_loop_item *it) {
   job_free(j);
 }
 
-/* Worker thread (or the manager draining a pool): back to the loop. */
+static void job_post(api_job *j) {
+  j->item.fn = job_complete;
+  if (!srv_loop_post(j->api->loop, &j->item))
+    job_free(j); /* shutting down: nobody is waiting any more */
+}
+
+/* Worker thread (or the manager draining a pool): back to the loop, unless the batcher
+ * still holds the request (then the last of job_done and batch_deliver posts). */
 static void job_done(srv_job *jb) {
   api_job *j = JOB_OF(jb, job);
+  if (atomic_load(&j->refs) > 0 && atomic_fetch_sub(&j->refs, 1) != 1)
+    return;
   j->item.fn = job_complete;
   if (!srv_loop_post(j->api->loop, &j->item))
     job_free(j); /* shutting down: nobody is waiting any more */
@@ -308,7 +389,8 @@ static void job_done(srv_job *jb) {
 static void job_abandon(srv_request *r, void *arg, srv_abandon why) {
   api_job *j = arg;
   j->req = NULL;
-  bool unstarted = srv_job_cancel(&j->job);
+  bool unstarted = srv_job_cancel(&j->job) ||
+                   (atomic_load(&j->refs) > 0 && srv_batch_task_cancel(&j->task));
   if (why != SRV_ABANDON_TIMEOUT)
     return;
   double ms = srv_request_age(r) * 1e3;

@@ -349,14 +349,17 @@ int srv_config_parse_batching(const char *text, size_t len, const char *path,
   }
   if (only_fields(root, ok, path, "", msg, cap))
     goto done;
+  /* Upper bounds keep the batcher's fixed queue table (batcher.c) and a worker's padded
+   * batch within reason: memory stays bounded whatever the file says. */
   struct {
     const char *name;
     int64_t *dst;
     bool zero_ok;
-  } ints[] = {{"max_batch_size", &out->max_batch_size, false},
-              {"batch_timeout_micros", &out->batch_timeout_micros, true},
-              {"max_enqueued_batches", &out->max_enqueued_batches, false},
-              {"num_batch_threads", &out->num_batch_threads, false}};
+    int64_t max;
+  } ints[] = {{"max_batch_size", &out->max_batch_size, false, 65536},
+              {"batch_timeout_micros", &out->batch_timeout_micros, true, 60000000},
+              {"max_enqueued_batches", &out->max_enqueued_batches, false, 1000000},
+              {"num_batch_threads", &out->num_batch_threads, false, 1024}};
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
     json_t *v = json_object_get(root, ints[i].name);
     if (!v)
@@ -366,7 +369,16 @@ int srv_config_parse_batching(const char *text, size_t len, const char *path,
            ints[i].zero_ok ? "non-negative" : "positive");
       goto done;
     }
+    if (json_integer_value(v) > ints[i].max) {
+      fail(msg, cap, path, ints[i].name, "must be at most %lld", (long long)ints[i].max);
+      goto done;
+    }
     *ints[i].dst = json_integer_value(v);
+  }
+  if (out->max_batch_size * out->max_enqueued_batches > (INT64_C(1) << 24)) {
+    fail(msg, cap, path, "max_enqueued_batches",
+         "max_enqueued_batches x max_batch_size must be at most 16777216");
+    goto done;
   }
   json_t *split = json_object_get(root, "enable_large_batch_splitting");
   if (split && !json_is_boolean(split)) {

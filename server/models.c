@@ -322,6 +322,11 @@ static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) 
     pp.queue_capacity = M->p.queue_capacity;
     pp.warmup = M->p.warmup;
     pp.name = pname;
+    pp.batching = M->p.batching;
+    pp.model = e->spec.name;
+    pp.version = r->number_str;
+    if (pp.batching)
+      pp.workers = (int)pp.batching->num_batch_threads;
     st = srv_pool_create(model, &pp, &pool, &err);
   }
   double secs = srv_now() - t0;

@@ -34,6 +34,7 @@ typedef struct srv_models_params {
   int inter_op, intra_op; /* resolved (>= 1) */
   int queue_capacity;
   bool warmup;
+  const srv_batching_params *batching; /* NULL: off; else every version batches */
 } srv_models_params;
 
 /* A loaded, serving version, as routing sees it. Valid while the manager lock is held. */

@@ -40,6 +40,7 @@ typedef struct serve {
   srv_models *models;
   srv_http *http;
   srv_api *api;
+  srv_batching_params batching; /* read by the model manager for its whole life */
   uv_timer_t grace;
   bool grace_started, stopping, stopped;
   int signals;
@@ -147,16 +148,21 @@ int srv_serve_main(int argc, char **argv) {
   srv_log_init(f->log_format, f->log_level);
   srv_metrics_init();
 
-  if (f->batching_parameters_file) {
-    srv_batching_params bp;
-    if (srv_config_load_batching(f->batching_parameters_file, &bp, msg, sizeof msg) != 0) {
-      srv_log_error("--batching_parameters_file: %s", msg);
-      goto out;
-    }
-    srv_batching_params_free(&bp);
+  /* Without a file, batching runs on TF Serving's defaults (config.c). */
+  if (f->batching_parameters_file
+          ? srv_config_load_batching(f->batching_parameters_file, &s->batching, msg, sizeof msg)
+          : srv_config_parse_batching("{}", 2, "(defaults)", &s->batching, msg, sizeof msg)) {
+    srv_log_error("--batching_parameters_file: %s", msg);
+    goto out;
   }
+  if (f->batching_parameters_file && !f->enable_batching)
+    srv_log_warn("--batching_parameters_file given without --enable_batching: not batching");
   if (f->enable_batching)
-    srv_log_warn("--enable_batching: batching is not available yet; requests run unbatched");
+    srv_log_info("batching: max_batch_size %lld, batch_timeout_micros %lld, "
+                 "max_enqueued_batches %lld, num_batch_threads %lld (workers per version)",
+                 (long long)s->batching.max_batch_size, (long long)s->batching.batch_timeout_micros,
+                 (long long)s->batching.max_enqueued_batches,
+                 (long long)s->batching.num_batch_threads);
   if (f->model_config_file && f->model_base_path)
     srv_log_warn("--model_config_file given: ignoring --model_name/--model_base_path, as TF "
                  "Serving does");
@@ -182,7 +188,8 @@ int srv_serve_main(int argc, char **argv) {
                           .inter_op = inter,
                           .intra_op = intra,
                           .queue_capacity = QUEUE_CAPACITY,
-                          .warmup = f->enable_model_warmup};
+                          .warmup = f->enable_model_warmup,
+                          .batching = f->enable_batching ? &s->batching : NULL};
   if (srv_models_create(&mp, &s->models, msg, sizeof msg) != 0) {
     srv_log_error("%s", msg);
     goto out;
@@ -236,6 +243,7 @@ out:
   srv_loop_close(&s->loop);
   srv_api_destroy(s->api);
   srv_flags_free(&s->flags);
+  srv_batching_params_free(&s->batching);
   if (rc == 0 && s->stopping)
     srv_log_info("stopped");
   free(s);

@@ -7,11 +7,17 @@
  * transition and a cancelled job is handed back without touching the session. Sessions are
  * created and warmed on the creating (model manager) thread so a version only becomes
  * available once every worker can serve at full speed.
+ *
+ * Batching: the batcher's queue lives under the pool mutex too, so one condition variable
+ * (on CLOCK_MONOTONIC, the clock of srv_now) wakes a worker for a job, a new task, a batch
+ * becoming due or close. Every batching pool is listed in one registry for the metrics
+ * collector; each pool's counters are read under its own mutex.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "workers.h"
 #include "log.h"
+#include "metrics.h"
 #include "orchard/cpu.h"
 
 #include <pthread.h>
@@ -33,7 +39,33 @@ struct srv_pool {
   rt_session **sessions;
   pthread_t *threads;
   int n_started;
+  srv_batcher *batcher; /* NULL: no batching */
+  srv_batch **batches;  /* one per worker */
+  char model_label[256], version_label[64];
+  srv_pool *reg_next; /* registry of batching pools */
 };
+
+static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static srv_pool *g_reg;
+static atomic_flag g_collector_added = ATOMIC_FLAG_INIT;
+
+static rt_status run_session(void *ctx, const rt_tensor *in, int n_in, rt_tensor *out,
+                             rt_error *err) {
+  return rt_session_run(ctx, in, n_in, out, err);
+}
+
+static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, double t) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)t;
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  if (ts.tv_nsec < 0)
+    ts.tv_nsec = 0;
+  pthread_cond_timedwait(cv, mu, &ts);
+}
 
 typedef struct worker_arg {
   srv_pool *pool;
@@ -56,34 +88,59 @@ static void *worker_main(void *argp) {
   free(argp);
   srv_pool *p = wa.pool;
   rt_session *s = p->sessions[wa.index];
+  srv_batch *bt = p->batches ? p->batches[wa.index] : NULL;
+  void *scratch = NULL;
+  size_t scratch_cap = 0;
   for (;;) {
+    srv_job *job = NULL;
+    bool got_batch = false;
     pthread_mutex_lock(&p->mu);
-    while (!p->head && !p->closed)
-      pthread_cond_wait(&p->cv, &p->mu);
-    srv_job *job = p->head;
-    if (!job) { /* closed and drained */
+    for (;;) {
+      double due = 0;
+      if (p->batcher && srv_batcher_take(p->batcher, srv_now(), p->closed, bt, &due)) {
+        got_batch = true;
+        break;
+      }
+      if ((job = p->head))
+        break;
+      if (p->closed && (!p->batcher || srv_batcher_waiting(p->batcher) == 0))
+        break;
+      if (due > 0)
+        cond_wait_until(&p->cv, &p->mu, due);
+      else
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    if (!job && !got_batch) { /* closed and drained */
       pthread_mutex_unlock(&p->mu);
       break;
     }
-    p->head = job->next;
-    if (!p->head)
-      p->tail = NULL;
-    p->depth--;
+    if (job) {
+      p->head = job->next;
+      if (!p->head)
+        p->tail = NULL;
+      p->depth--;
+    }
     p->running++;
     pthread_mutex_unlock(&p->mu);
-    job->next = NULL;
-    int expect = SRV_JOB_QUEUED;
-    if (atomic_compare_exchange_strong(&job->state, &expect, SRV_JOB_RUNNING)) {
-      job->t_started = srv_now();
-      job->run(job, p->model, s);
-      job->t_finished = srv_now();
-      atomic_store(&job->state, SRV_JOB_DONE);
+    if (got_batch) {
+      srv_batcher_execute(p->batcher, bt, run_session, s, &scratch, &scratch_cap);
+    } else {
+      job->next = NULL;
+      int expect = SRV_JOB_QUEUED;
+      if (atomic_compare_exchange_strong(&job->state, &expect, SRV_JOB_RUNNING)) {
+        job->t_started = srv_now();
+        job->run(job, p->model, s);
+        job->t_finished = srv_now();
+        atomic_store(&job->state, SRV_JOB_DONE);
+      }
     }
     pthread_mutex_lock(&p->mu);
     p->running--;
     pthread_mutex_unlock(&p->mu);
-    job->done(job);
+    if (job)
+      job->done(job);
   }
+  free(scratch);
   return NULL;
 }
 
@@ -114,6 +171,19 @@ static void warm_up(srv_pool *p, rt_session *s) {
   rt_error err = {0};
   if (ok && rt_session_run(s, in, n, out, &err) != RT_OK)
     srv_log_warn("%s: warm-up run failed (the version still serves): %s", p->name, err.msg);
+  /* With batching, batches only ever have the allowed sizes: plan them all now. */
+  const srv_batcher_params *bp = p->batcher ? srv_batcher_get_params(p->batcher) : NULL;
+  for (int a = 0; ok && bp && a < bp->n_allowed; a++) {
+    for (int i = 0; i < n; i++)
+      if (in[i].rank > 0 && rt_model_input(p->model, i)->dims[0] < 0)
+        in[i].dims[0] = bp->allowed[a];
+    size_t arena;
+    if (rt_session_plan(s, in, n, &arena, &err) != RT_OK) {
+      srv_log_warn("%s: planning batch size %d failed (it is planned on first use): %s",
+                   p->name, bp->allowed[a], err.msg);
+      break;
+    }
+  }
   for (int i = 0; in && i < n; i++)
     free(in[i].data);
   free(in);
@@ -137,8 +207,44 @@ rt_status srv_pool_create(const rt_model *m, const srv_pool_params *params, srv_
   snprintf(p->name, sizeof p->name, "%s", pp.name ? pp.name : "model");
   p->params.name = p->name;
   pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&p->cv, &ca);
+  pthread_condattr_destroy(&ca);
   p->n_workers = pp.workers;
+  p->params.batching = NULL;
+  /* Batching concatenates along dim 0, so every input needs an open batch dimension; a
+   * model with a fixed one (e.g. [1, 256, 256, 3]) keeps serving one request at a time. */
+  bool batchable = pp.batching != NULL;
+  for (int i = 0; batchable && i < rt_model_num_inputs(m); i++) {
+    const rt_io_info *io = rt_model_input(m, i);
+    if (io->rank < 1 || io->dims[0] >= 0) {
+      srv_log_info("%s: not batching: input '%s' has no open batch dimension (dim 0)", p->name,
+                   io->name);
+      batchable = false;
+    }
+  }
+  if (batchable) {
+    srv_batcher_params bp;
+    char bmsg[256];
+    if (srv_batcher_params_from(pp.batching, rt_model_num_outputs(m), &bp, bmsg, sizeof bmsg)) {
+      snprintf(err->msg, sizeof err->msg, "%s: batching parameters: %s", p->name, bmsg);
+      err->code = RT_ERR_INVALID_ARG;
+      srv_pool_destroy(p);
+      return RT_ERR_INVALID_ARG;
+    }
+    if (srv_batcher_create(&bp, &p->batcher) != 0)
+      goto oom;
+    p->batches = calloc((size_t)pp.workers, sizeof *p->batches);
+    if (!p->batches)
+      goto oom;
+    for (int i = 0; i < pp.workers; i++)
+      if (!(p->batches[i] = srv_batch_create(p->batcher)))
+        goto oom;
+    snprintf(p->model_label, sizeof p->model_label, "%s", pp.model ? pp.model : p->name);
+    snprintf(p->version_label, sizeof p->version_label, "%s", pp.version ? pp.version : "");
+  }
   p->sessions = calloc((size_t)pp.workers, sizeof *p->sessions);
   p->threads = calloc((size_t)pp.workers, sizeof *p->threads);
   if (!p->sessions || !p->threads)
@@ -167,6 +273,15 @@ rt_status srv_pool_create(const rt_model *m, const srv_pool_params *params, srv_
       return RT_ERR_INTERNAL;
     }
     p->n_started++;
+  }
+  if (p->batcher) {
+    pthread_mutex_lock(&g_reg_mu);
+    p->reg_next = g_reg;
+    g_reg = p;
+    pthread_mutex_unlock(&g_reg_mu);
+    /* Outside g_reg_mu: rendering holds the metrics lock, then takes g_reg_mu. */
+    if (!atomic_flag_test_and_set(&g_collector_added))
+      srv_metrics_add_collector(srv_pool_collect_batching, NULL);
   }
   *out = p;
   return RT_OK;
@@ -198,6 +313,102 @@ srv_submit srv_pool_submit(srv_pool *p, srv_job *job) {
   }
   pthread_mutex_unlock(&p->mu);
   return r;
+}
+
+bool srv_pool_batching(const srv_pool *p) { return p->batcher != NULL; }
+
+srv_batch_submit srv_pool_submit_task(srv_pool *p, srv_batch_task *t, char *msg, size_t cap) {
+  if (!p->batcher) {
+    snprintf(msg, cap, "%s: batching is off", p->name);
+    return SRV_BATCH_SUBMIT_INVALID;
+  }
+  pthread_mutex_lock(&p->mu);
+  srv_batch_submit r;
+  if (p->closed) {
+    snprintf(msg, cap, "%s is being unloaded", p->name);
+    r = SRV_BATCH_SUBMIT_CLOSED;
+  } else {
+    r = srv_batcher_submit(p->batcher, t, srv_now(), msg, cap);
+  }
+  if (r == SRV_BATCH_SUBMIT_OK)
+    pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return r;
+}
+
+int srv_pool_batches_waiting(srv_pool *p) {
+  if (!p->batcher)
+    return 0;
+  pthread_mutex_lock(&p->mu);
+  int n = srv_batcher_waiting(p->batcher);
+  pthread_mutex_unlock(&p->mu);
+  return n;
+}
+
+void srv_pool_collect_batching(srv_buf *b, void *arg) {
+  (void)arg;
+  srv_buf fam[6];
+  for (int i = 0; i < 6; i++)
+    srv_buf_init(&fam[i]);
+  srv_buf_puts(&fam[0], "# HELP orchard_batch_size Batch sizes run (after padding).\n"
+                        "# TYPE orchard_batch_size histogram\n");
+  srv_buf_puts(&fam[1], "# HELP orchard_batch_queue_wait_seconds Time a request waited for its "
+                        "batch to leave.\n# TYPE orchard_batch_queue_wait_seconds histogram\n");
+  srv_buf_puts(&fam[2], "# HELP orchard_batch_padding_fraction Padding rows over all rows run.\n"
+                        "# TYPE orchard_batch_padding_fraction gauge\n");
+  srv_buf_puts(&fam[3], "# HELP orchard_batch_rejected_total Requests refused: the batching "
+                        "queue was full.\n# TYPE orchard_batch_rejected_total counter\n");
+  srv_buf_puts(&fam[4], "# HELP orchard_batch_expired_total Requests dropped while queued: "
+                        "deadline passed or cancelled.\n# TYPE orchard_batch_expired_total counter\n");
+  srv_buf_puts(&fam[5], "# HELP orchard_batch_queued_batches Batches waiting to run.\n"
+                        "# TYPE orchard_batch_queued_batches gauge\n");
+  pthread_mutex_lock(&g_reg_mu);
+  for (srv_pool *p = g_reg; p; p = p->reg_next) {
+    srv_batcher_stats st;
+    pthread_mutex_lock(&p->mu);
+    srv_batcher_get_stats(p->batcher, &st);
+    int waiting = srv_batcher_waiting(p->batcher);
+    pthread_mutex_unlock(&p->mu);
+    const char *l[] = {"model", p->model_label, "version", p->version_label, NULL};
+    char le[32];
+    const char *lb[] = {"model", p->model_label, "version", p->version_label, "le", le, NULL};
+    int64_t cum = 0;
+    for (int i = 0; i < 22; i++) {
+      cum += st.size_buckets[i];
+      if (i < 21)
+        snprintf(le, sizeof le, "%lld", 1LL << i);
+      else
+        snprintf(le, sizeof le, "+Inf");
+      srv_metrics_sample(&fam[0], "orchard_batch_size_bucket", lb, (double)cum);
+    }
+    srv_metrics_sample(&fam[0], "orchard_batch_size_sum", l, (double)(st.rows + st.padded_rows));
+    srv_metrics_sample(&fam[0], "orchard_batch_size_count", l, (double)st.batches);
+    cum = 0;
+    for (int i = 0; i < 11; i++) {
+      cum += st.wait_buckets[i];
+      if (i < 10)
+        snprintf(le, sizeof le, "%g", SRV_BATCHER_WAIT_BOUNDS[i]);
+      else
+        snprintf(le, sizeof le, "+Inf");
+      srv_metrics_sample(&fam[1], "orchard_batch_queue_wait_seconds_bucket", lb, (double)cum);
+    }
+    srv_metrics_sample(&fam[1], "orchard_batch_queue_wait_seconds_sum", l, st.wait_seconds_sum);
+    srv_metrics_sample(&fam[1], "orchard_batch_queue_wait_seconds_count", l, (double)st.wait_count);
+    int64_t all = st.rows + st.padded_rows;
+    srv_metrics_sample(&fam[2], "orchard_batch_padding_fraction", l,
+                       all ? (double)st.padded_rows / (double)all : 0.0);
+    srv_metrics_sample(&fam[3], "orchard_batch_rejected_total", l,
+                       (double)(st.rejected + st.too_large));
+    srv_metrics_sample(&fam[4], "orchard_batch_expired_total", l,
+                       (double)(st.expired + st.cancelled));
+    srv_metrics_sample(&fam[5], "orchard_batch_queued_batches", l, waiting);
+  }
+  pthread_mutex_unlock(&g_reg_mu);
+  for (int i = 0; i < 6; i++) {
+    if (fam[i].data)
+      srv_buf_append(b, fam[i].data, fam[i].len);
+    srv_buf_free(&fam[i]);
+  }
 }
 
 bool srv_job_cancel(srv_job *job) {
@@ -232,6 +443,13 @@ void srv_pool_close(srv_pool *p) {
 void srv_pool_destroy(srv_pool *p) {
   if (!p)
     return;
+  pthread_mutex_lock(&g_reg_mu);
+  for (srv_pool **q = &g_reg; *q; q = &(*q)->reg_next)
+    if (*q == p) {
+      *q = p->reg_next;
+      break;
+    }
+  pthread_mutex_unlock(&g_reg_mu);
   srv_pool_close(p);
   for (int i = 0; i < p->n_started; i++)
     pthread_join(p->threads[i], NULL);
@@ -239,6 +457,10 @@ void srv_pool_destroy(srv_pool *p) {
     rt_session_destroy(p->sessions[i]);
   free(p->sessions);
   free(p->threads);
+  for (int i = 0; p->batches && i < p->n_workers; i++)
+    srv_batch_destroy(p->batches[i]);
+  free(p->batches);
+  srv_batcher_destroy(p->batcher);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
   free(p);

@@ -7,10 +7,18 @@
  * (done posts it to the event loop). A job cancelled while still queued is handed back
  * without running. Closing a pool refuses new jobs; the workers finish everything already
  * queued, then exit. Outputs a job reads from the session are valid only inside job->run.
+ *
+ * With batching (params.batching), the same workers also serve a batcher (batcher.h): a
+ * decoded request is submitted as a srv_batch_task; workers take ready batches before jobs,
+ * sleep until the next batch is due, and deliver each task its rows on the worker thread.
+ * Closing drains the batcher at once (waiting batches leave without their timeout).
  */
 #ifndef ORCHARD_SRV_WORKERS_H
 #define ORCHARD_SRV_WORKERS_H
 
+#include "batcher.h"
+#include "buf.h"
+#include "config.h"
 #include "orchard/rt.h"
 
 #include <stdatomic.h>
@@ -41,6 +49,9 @@ typedef struct srv_pool_params {
   int queue_capacity;   /* >= 1 */
   bool warmup;          /* run each session once at the model's fixed shapes first */
   const char *name;     /* for logs */
+  /* NULL: no batching. Copied at create; the pointer need not outlive the call. */
+  const srv_batching_params *batching;
+  const char *model, *version; /* metric labels of the batching metrics (default: name, "") */
 } srv_pool_params;
 
 srv_pool_params srv_pool_default_params(void);
@@ -55,6 +66,20 @@ typedef enum srv_submit {
   SRV_SUBMIT_CLOSED /* version is being retired */
 } srv_submit;
 srv_submit srv_pool_submit(srv_pool *p, srv_job *job);
+
+/* Queues a decoded request for batching (only when srv_pool_batching). OK: deliver will be
+ * called exactly once, on a worker; else msg says why (FULL: retry later, 429/503). */
+bool srv_pool_batching(const srv_pool *p);
+srv_batch_submit srv_pool_submit_task(srv_pool *p, srv_batch_task *t, char *msg, size_t cap);
+/* Batches waiting (0 without batching). */
+int srv_pool_batches_waiting(srv_pool *p);
+/* Prometheus collector of every batching pool alive; the first batching pool registers it
+ * with metrics.c (arg unused). Families, labelled by model and version: orchard_batch_size
+ * (histogram, padded sizes), orchard_batch_queue_wait_seconds (histogram),
+ * orchard_batch_padding_fraction, orchard_batch_rejected_total (queue full or too large),
+ * orchard_batch_expired_total (deadline passed or cancelled while queued),
+ * orchard_batch_queued_batches. */
+void srv_pool_collect_batching(srv_buf *b, void *arg);
 
 /* Marks a queued job cancelled; true if it had not started (it will come back unrun). */
 bool srv_job_cancel(srv_job *job);

@@ -70,7 +70,7 @@ def model_dir(name):
         d = os.path.join(base, name, "1")
         if os.path.isfile(os.path.join(d, "model.json")):
             return d
-    raise unittest.SkipTest("model %s is missing: run scripts/fetch-models" % name)
+    raise FileNotFoundError("model %s is missing: run scripts/fetch-models" % name)
 
 
 # ---------------------------------------------------------------------------------------------
