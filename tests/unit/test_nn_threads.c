@@ -180,7 +180,7 @@ static void expect_thread_invariant(const op_case *c, attrs_fn attrs, const void
 }
 
 static void case_free(op_case *c) {
-  for (int i = 0; i < c->n_in; i++)
+  for (int i = 0; i < 4; i++) /* a bias made for an unfused op too */
     free(c->in[i].data);
 }
 

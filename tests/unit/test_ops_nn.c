@@ -10,7 +10,13 @@
  * AvgPool and Conv2DBackpropInput sum in TF.js's order in double, and convolutions sum in its
  * order with one rounding per product (FMA), so all are compared bit for bit (convolutions to
  * 2e-6 on a CPU without FMA, see conv_tol). Larger shapes (tiling, 1x1 fast path, NCHW,
- * dilation) are checked against a naive double-precision convolution in this file.
+ * dilation) are checked against a naive double-precision convolution in this file, and every
+ * path of the blocked/vectorized conv and depthwise kernels bit for bit against references
+ * that add one fmaf per product in TF.js's loop order (exact_ref).
+ *
+ * pack(): inputs made Const as folding leaves them (tn_exec_ex's pack_mask) are packed once;
+ * packed and unpacked runs must give the same bytes, and g->packed_bytes counts the layouts.
+ * With oneDNN in the build, ORCHARD_KERNELS=dnnl must take the oneDNN path (plan() state).
  */
 #include "ir.h"
 #include "ops.h"
@@ -30,6 +36,7 @@ typedef struct tnode {
   rt_tensor out;
   rt_error err;
   size_t scratch_bytes;
+  bool planned; /* the op's plan() hook made per-plan state (the oneDNN path) */
 } tnode;
 
 static tnode tn(const char *op, int n_inputs) {
@@ -152,6 +159,9 @@ static rt_status tn_exec_ex(tnode *t, const rt_tensor *in_, int n_in, bool run, 
                .tp = tp};
   if ((st = op->shape(&k)) != RT_OK || !run)
     return st;
+  if (op->plan && (st = op->plan(&k)) != RT_OK)
+    return st;
+  t->planned = k.state != NULL;
   t->scratch_bytes = k.scratch_bytes;
   t->out.data = malloc(rt_tensor_nbytes(&t->out) + 4);
   /* Poison the output so a kernel that skips an element is caught. */
@@ -161,6 +171,8 @@ static rt_status tn_exec_ex(tnode *t, const rt_tensor *in_, int n_in, bool run, 
     memset(k.scratch, 0x5a, k.scratch_bytes);
   st = op->run(&k);
   free(k.scratch);
+  if (k.state && op->unplan)
+    op->unplan(k.state);
   return st;
 }
 
@@ -1529,3 +1541,46 @@ Test(nn_pack, orchard_kernels_must_be_portable_or_dnnl) {
   cr_assert_eq(st, RT_OK, "%s", t.err.msg);
   tn_free(&t);
 }
+
+#ifdef ORCHARD_HAVE_DNNL
+/* ORCHARD_KERNELS=dnnl: pack() packs for oneDNN, plan() makes a primitive, run() uses it. The
+ * result is oneDNN's (its own summation order), so it matches the portable kernels to 1e-4
+ * relative, not bit for bit. */
+Test(nn_pack, orchard_kernels_dnnl_runs_the_onednn_path) {
+  static const exact_case conv[] = {{1, 12, 13, 24, 3, 3, 40, 1, 1, "SAME", {0}, "Relu6", false},
+                                    {1, 12, 13, 32, 3, 3, 1, 2, 1, "SAME", {0}, "Relu", false}};
+  for (int ci = 0; ci < 2; ci++) {
+    const exact_case *c = &conv[ci];
+    bool dw = ci == 1;
+    int oc = dw ? c->c : c->oc;
+    float *x = fill(0, c->ih * c->iw * c->c, 600 + ci, 1), *w = fill(1, 9 * c->c * c->oc, 601, 1);
+    float *bias = fill(2, oc, 602, 1);
+    tnode p = exact_run(c, dw, ci, true, NULL, x, w, bias);
+    cr_assert(!p.planned, "the portable path has no per-plan state");
+    setenv("ORCHARD_KERNELS", "dnnl", 1);
+    tnode d = exact_run(c, dw, ci, true, NULL, x, w, bias);
+    unsetenv("ORCHARD_KERNELS");
+    cr_assert(d.planned, "case %d: oneDNN took no primitive", ci);
+    cr_assert_gt(d.g->packed_bytes, p.g->packed_bytes);
+    expect_close(&d, p.out.data, rt_tensor_numel(&p.out), 1e-4f);
+    tn_free(&p);
+    tn_free(&d);
+  }
+  float *a = fill(0, 5 * 64, 603, 1), *b = fill(1, 64 * 20, 604, 1), *bias = fill(2, 20, 605, 1);
+  rt_tensor in[3] = {TF(a, 2, 5, 64), TF(b, 2, 64, 20), TF(bias, 1, 20)};
+  tnode t[2];
+  for (int i = 0; i < 2; i++) {
+    if (i)
+      setenv("ORCHARD_KERNELS", "dnnl", 1);
+    t[i] = tn("_FusedMatMul", 3);
+    A_STRS(&t[i], "fused_ops", "BiasAdd", "Relu");
+    a_int(&t[i], "num_args", 1);
+    cr_assert_eq(tn_exec_ex(&t[i], in, 3, true, 0x6, NULL), RT_OK, "%s", t[i].err.msg);
+    unsetenv("ORCHARD_KERNELS");
+  }
+  cr_assert(t[1].planned && !t[0].planned);
+  expect_close(&t[1], t[0].out.data, 100, 1e-4f);
+  tn_free(&t[0]);
+  tn_free(&t[1]);
+}
+#endif

@@ -4,25 +4,29 @@
  * products (MatMul, _FusedMatMul, BatchMatMul, BatchMatMulV2), with TF.js 4.22 CPU semantics.
  *
  * Lifecycle: prepare() turns the TF attributes into one params struct per node and rejects what
- * we cannot run; pack() (once per model, after folding) re-lays a constant filter or weight
- * matrix out for its kernel into the graph pool, shared read-only by every session; shape() and
- * run() derive the geometry (output size, padding) from the input shapes with the same function,
- * so run() relies only on facts shape() checked. Kernels never allocate: a filter that is not a
- * Const is packed into the scratch shape() asked for; per-thread working sets (im2col blocks,
- * double accumulators) are small fixed arrays on the stack.
+ * we cannot run. pack() (once per model, after folding) lays a constant filter or weight matrix
+ * out for its kernel, in the graph pool: read-only afterwards and shared by every session, so
+ * sessions never copy weights. shape() and run() derive the geometry (output size, padding)
+ * from the input shapes with the same function, so run() relies only on facts shape() checked.
+ * Kernels never allocate: a filter that is not a Const (or a graph that was not packed) is laid
+ * out in the scratch shape() asked for; per-thread working sets (a 32 KiB im2col block, double
+ * accumulators) are fixed arrays on the stack.
  *
- * Threads: run() splits its output into independent items (pixel rows of a conv, rows x channel
- * blocks of a depthwise conv or pool, row blocks of a matmul) and hands them to k->tp. Every
- * output element is computed by one item with the same instructions in the same order whatever
- * the thread count, so results are bit-identical for any number of threads.
+ * Threads: run() splits its output into independent items (blocks of output pixels x groups of
+ * output channels for a conv, channel blocks x rows for a depthwise conv or a pool, result rows
+ * for a transposed conv, row blocks x column groups for a matmul) and hands them to k->tp; ops
+ * under about a megaflop stay on the calling thread. Every output element is computed by one
+ * item with the same instructions in the same order whatever the split, so results are
+ * bit-identical for any number of threads.
  *
- * Speed: gcc -O2 only vectorizes loops whose trip count is known, so hot loops run over fixed
- * blocks of NN_NR (8) floats with a scalar tail. Conv2D is an implicit GEMM: blocks of output
- * pixels are gathered (im2col) a depth block at a time and multiplied by the filter, packed into
- * panels of 8 output channels, with an MR x 8 register-blocked micro-kernel; a 1x1 stride-1 NHWC
- * conv uses the input as the GEMM operand directly. Depthwise conv (multiplier 1, NHWC) keeps 8
- * output pixels x 8 channels in registers across all taps, with 3x3 and 5x5 at strides 1 and 2
- * specialised.
+ * Speed: Conv2D is an implicit GEMM: blocks of output pixels are gathered (im2col) a depth
+ * block at a time and multiplied by the filter, packed into panels of 8 output channels, with
+ * an MR x 8 register-blocked micro-kernel that keeps its accumulators in registers and applies
+ * bias and Relu/Relu6 before storing; a 1x1 stride-1 NHWC conv reads its input in place.
+ * Depthwise conv (multiplier 1, NHWC) runs on 8-float vectors: up to 8 accumulators (pixels x
+ * channel vectors) live across all taps; for 3x3 and 5x5 filters at strides 1 and 2, each
+ * input column is loaded once and feeds every pixel that reads it. gcc -O2 vectorizes the rest
+ * (fixed blocks of NN_NR = 8 floats with a scalar tail).
  *
  * Numerics: TF.js's conv kernels add each exact product to a float32 sum with one rounding,
  * which is a fused multiply-add; Conv2D and depthwise sum in TF.js's order (filter row, column,
@@ -32,10 +36,11 @@
  * for bit. Fused ops compute act(product + bias) as TF.js does, activations in double like JS's
  * Math functions.
  *
- * oneDNN (ORCHARD_HAVE_DNNL builds, dnnl.h): when ORCHARD_KERNELS=dnnl, pack() also packs the
- * weights for oneDNN and plan() builds a primitive per (session, shapes); run() then uses it.
- * Nodes oneDNN cannot take keep the portable kernels. oneDNN sums in its own order, so its
- * results are not TF.js's bits.
+ * oneDNN (ORCHARD_HAVE_DNNL builds, dnnl.h): ORCHARD_KERNELS=portable|dnnl, read at pack,
+ * picks the path (default portable; a build defining ORCHARD_DNNL_DEFAULT defaults to dnnl).
+ * With dnnl, pack() also packs the weights for oneDNN and plan() builds a primitive per
+ * (session, shapes) that run() executes; nodes oneDNN cannot take keep the portable kernels.
+ * oneDNN sums in its own order, so its results need not be TF.js's bits.
  *
  * Where TF.js ignores an attribute (data_format of pools and of the depthwise/transposed
  * kernels, strides read as entries 1 and 2 even for NCHW), we follow TensorFlow's definition;
@@ -61,8 +66,8 @@
 #define NN_NR 8                          /* GEMM micro-tile columns = SIMD block width */
 #define NN_KC 512                        /* conv depth block (im2col columns per pass) */
 #define NN_CONV_RB 16                    /* output pixels per conv item: 32 KiB im2col block */
+#define NN_CONV_RB_DIRECT 64             /* the same for a 1x1 conv that reads its input in place */
 #define NN_DW_CB 64                      /* channels per depthwise / pool work item */
-#define NN_DW_KMAX 5                     /* widest specialised depthwise filter */
 #define NN_MM_RB 32                      /* output rows per matmul work item, at most */
 #define NN_BP_VEC 8                      /* transposed conv: vectorize over >= 8 result channels */
 #define NN_PAR_MIN 1.0e6                 /* flops below which an op runs on one thread */
@@ -1132,6 +1137,19 @@ static void nn_conv_items(void *ctx, int64_t i0, int64_t i1) {
       } else {
         nn_im2col(g, J->x, p0, np, k0, kc, abuf);
       }
+      /* Row pointers and output offsets of the item's micro-tiles, once per depth block. */
+      const float *ar[NN_CONV_RB_DIRECT / NN_MR][NN_MR];
+      int64_t base[NN_CONV_RB_DIRECT / NN_MR][NN_MR], mrs[NN_CONV_RB_DIRECT / NN_MR];
+      int nmb = (int)((np + NN_MR - 1) / NN_MR);
+      for (int mb = 0; mb < nmb; mb++) {
+        int64_t i = mb * NN_MR, mr = np - i < NN_MR ? np - i : NN_MR;
+        mrs[mb] = mr;
+        for (int r = 0; r < NN_MR; r++) { /* missing rows repeat row 0; results dropped */
+          int64_t ri = i + (r < mr ? r : 0), p = p0 + ri;
+          ar[mb][r] = a + ri * lda;
+          base[mb][r] = g->nchw ? (p / ohw) * oc * ohw + p % ohw : p * oc;
+        }
+      }
       for (int64_t j0 = gc0; j0 < gc1; j0 += NN_NR) {
         int64_t nr = oc - j0 < NN_NR ? oc - j0 : NN_NR;
         const float *panel = J->bp + (j0 / NN_NR) * K * NN_NR + k0 * NN_NR;
@@ -1140,28 +1158,19 @@ static void nn_conv_items(void *ctx, int64_t i0, int64_t i1) {
         if (add_bias)
           nn_simple_bias(&J->se, j0, nr, bv);
         nn_act act = last && J->se.ok ? J->se.act : NN_ACT_NONE;
-        for (int64_t i = 0; i < np; i += NN_MR) {
-          int64_t mr = np - i < NN_MR ? np - i : NN_MR;
-          const float *ar[NN_MR];
-          int64_t base[NN_MR];
-          for (int r = 0; r < NN_MR; r++) { /* missing rows repeat row 0; results dropped */
-            int64_t ri = i + (r < mr ? r : 0), p = p0 + ri;
-            ar[r] = a + ri * lda;
-            base[r] = p * oc;
-            if (g->nchw)
-              base[r] = (p / ohw) * oc * ohw + p % ohw;
-          }
+        bool staged = g->nchw || nr < NN_NR;
+        for (int mb = 0; mb < nmb; mb++) {
+          int64_t mr = mrs[mb];
           float *cr[NN_MR];
-          bool staged = g->nchw || nr < NN_NR;
           for (int r = 0; r < NN_MR; r++)
-            cr[r] = staged ? t + r * NN_NR : r < mr ? J->y + base[r] + j0 : junk + r * NN_NR;
+            cr[r] = staged ? t + r * NN_NR : r < mr ? J->y + base[mb][r] + j0 : junk + r * NN_NR;
           if (staged && !first)
-            nn_tile_load(J->y, base, cs, j0, mr, nr, t);
+            nn_tile_load(J->y, base[mb], cs, j0, mr, nr, t);
           else if (mr < NN_MR && !first)
             memset(junk, 0, sizeof junk);
-          nn_ukernel(J->fma, !first, kc, ar, panel, cr, add_bias ? bv : NULL, act);
+          nn_ukernel(J->fma, !first, kc, ar[mb], panel, cr, add_bias ? bv : NULL, act);
           if (staged)
-            nn_tile_store(J->y, base, cs, j0, mr, nr, t);
+            nn_tile_store(J->y, base[mb], cs, j0, mr, nr, t);
         }
       }
       k0 += kc;
@@ -1215,7 +1224,7 @@ static rt_status nn_conv_run(rt_kctx *k) {
                    .f = &p->fuse,
                    .fo = &fo,
                    .se = nn_simple_make(&p->fuse, &fo)};
-  J.rb = nn_rows_per_item(k, pl.P, NN_CONV_RB, NN_MR);
+  J.rb = nn_rows_per_item(k, pl.P, pl.direct ? NN_CONV_RB_DIRECT : NN_CONV_RB, NN_MR);
   int64_t row_items = (pl.P + J.rb - 1) / J.rb, panels = (g.oc + NN_NR - 1) / NN_NR;
   /* Few pixels (late layers, 1x1 images): split the output channels too. An im2col block is
    * then gathered once per group, which is cheap next to the product at these sizes. */
@@ -1256,7 +1265,7 @@ static void nn_pack_dw(int64_t taps, int64_t C, const float *w, float *wp) {
 
 typedef struct nn_dw_job {
   const nn_geom *g;
-  const float *x, *w; /* w: nn_pack_dw's layout when packed, else the TF filter */
+  const float *x, *x_end, *w; /* w: nn_pack_dw's layout when packed, else the TF filter */
   bool packed, fma;
   float *y;
   const nn_fuse *f;
@@ -1332,15 +1341,15 @@ NN_INLINE nn_v8 nn_v8_relu6(nn_v8 v) {
 
 /* y[pixel j, vector v] = act(acc[j * nv + v] + bias) for the simple activations; bv holds zeros
  * when there is no bias (adding +0 to a sum that started at +0 changes no bit). */
-NN_INLINE void nn_dw_store(int pb, int nv, const nn_v8 *acc, const float *bv, nn_act act, int64_t C,
-                           float *yp) {
+NN_INLINE void nn_dw_store(int pb, int nv, const nn_v8 *acc, const float *bv, nn_act act,
+                           int64_t ys, float *yp) {
 #define NN_DW_STORE_ALL(f)                                                                         \
   do {                                                                                             \
     NN_UNROLL                                                                                      \
     for (int j = 0; j < pb; j++)                                                                   \
       NN_UNROLL                                                                                    \
     for (int v = 0; v < nv; v++)                                                                   \
-      nn_v8_store(yp + j * C + v * NN_NR,                                                          \
+      nn_v8_store(yp + j * ys + v * NN_NR,                                                         \
                   f(nn_v8_add(acc[j * nv + v], nn_v8_load(bv + v * NN_NR))));                      \
   } while (0)
 #define NN_V8_ID(x) (x)
@@ -1361,7 +1370,7 @@ NN_INLINE void nn_dw_store(int pb, int nv, const nn_v8 *acc, const float *bv, nn
 NN_INLINE void nn_dw_px(int pb, int nv, bool full, int64_t KW, int64_t SW, int64_t DW,
                         const float *xr0, int64_t xrs, int64_t nkr, int64_t ix0, int64_t kc0,
                         int64_t kc1, int64_t C, const float *w0, int64_t wrs, int64_t wts,
-                        int64_t wvs, const float *bv, nn_act act, float *yp) {
+                        int64_t wvs, const float *bv, nn_act act, float *yp, int64_t ys) {
   nn_v8 acc[NN_NR];
   NN_UNROLL
   for (int i = 0; i < pb * nv; i++)
@@ -1389,7 +1398,7 @@ NN_INLINE void nn_dw_px(int pb, int nv, bool full, int64_t KW, int64_t SW, int64
     }
   }
 #undef NN_DW_TAP
-  nn_dw_store(pb, nv, acc, bv, act, C, yp);
+  nn_dw_store(pb, nv, acc, bv, act, ys, yp);
 }
 
 /* The same for interior pixels of a specialised filter (KW, SW, DW constant): each input
@@ -1399,7 +1408,7 @@ NN_INLINE void nn_dw_px(int pb, int nv, bool full, int64_t KW, int64_t SW, int64
 NN_INLINE void nn_dw_cols(int pb, int nv, int64_t KW, int64_t SW, int64_t DW, const float *xr0,
                           int64_t xrs, int64_t nkr, int64_t ix0, int64_t C, const float *w0,
                           int64_t wrs, int64_t wts, int64_t wvs, const float *bv, nn_act act,
-                          float *yp) {
+                          float *yp, int64_t ys) {
   nn_v8 acc[NN_NR];
   NN_UNROLL
   for (int i = 0; i < pb * nv; i++)
@@ -1422,7 +1431,7 @@ NN_INLINE void nn_dw_cols(int pb, int nv, int64_t KW, int64_t SW, int64_t DW, co
       }
     }
   }
-  nn_dw_store(pb, nv, acc, bv, act, C, yp);
+  nn_dw_store(pb, nv, acc, bv, act, ys, yp);
 }
 
 /* One pixel, the last nc < 8 channels. */
@@ -1475,9 +1484,9 @@ NN_INLINE void nn_dw_row_spec(bool fused, bool spec, const nn_dw_job *J, int64_t
     ox_hi = ox_lo;
   const nn_simple_epi *se = &J->se;
   nn_act act = se->ok ? se->act : NN_ACT_NONE;
-  float bias[NN_DW_CB];
-  for (int64_t c = c0; c < c1; c++)
-    bias[c - c0] = se->ok && se->bias ? se->bias_data[c * se->bias_inner] : 0.0f;
+  float bias[NN_DW_CB]; /* zeros past c1: a tail block reads 8 */
+  for (int64_t c = c0; c < c0 + NN_DW_CB; c++)
+    bias[c - c0] = c < c1 && se->ok && se->bias ? se->bias_data[c * se->bias_inner] : 0.0f;
   float *yrow = J->y + r * g->ow * C;
   for (int64_t ox = 0; ox < g->ow;) {
     int64_t ix0 = ox * SW - g->pl, kc0 = 0, kc1 = KW, pb = 1;
@@ -1494,22 +1503,31 @@ NN_INLINE void nn_dw_row_spec(bool fused, bool spec, const nn_dw_job *J, int64_t
       else
         w0 = J->w + kr0 * KW * C + c, wts = C, wvs = NN_NR;
       const float *xc = xr0 + c, *bv = bias + (c - c0);
-      float *yp = yrow + ox * C + c;
-      if (rem < NN_NR) {
-        for (int64_t j = 0; j < pb; j++)
-          nn_dw_px_tail(fused, DW, xc, xrs, nkr, ix0 + j * SW, kc0, kc1, C, w0, KW * wts, wts, rem,
-                        bv, act, yp + j * C);
-        c = c1;
-        continue;
-      }
+      float *yp = yrow + ox * C + c, tail[NN_NR * NN_NR];
+      int64_t ys = C;
       /* Up to 8 accumulators: pixels x channel vectors. */
       int nv = pb == 8 ? 1 : pb == 4 ? (rem >= 16 ? 2 : 1) : rem >= 32 ? 4 : rem >= 16 ? 2 : 1;
+      if (rem < NN_NR) {
+        /* The last < 8 channels: full vectors when the packed filter (zero-padded) is there
+         * and the lanes past the channels stay inside the input (they read the next pixel's
+         * channels; those results are dropped); else one lane at a time. */
+        const float *last = xc + (nkr ? (nkr - 1) * xrs : 0) +
+                            (ix0 + (pb - 1) * SW + (kc1 > 0 ? kc1 - 1 : 0) * DW) * C + NN_NR;
+        if (!J->packed || last > J->x_end) {
+          for (int64_t j = 0; j < pb; j++)
+            nn_dw_px_tail(fused, DW, xc, xrs, nkr, ix0 + j * SW, kc0, kc1, C, w0, KW * wts, wts,
+                          rem, bv, act, yp + j * C);
+          c = c1;
+          continue;
+        }
+        nv = 1, yp = tail, ys = NN_NR;
+      }
       c += nv * NN_NR;
 #define NN_DW_COLS(pb_, nv_)                                                                       \
-  nn_dw_cols(pb_, nv_, KW, SW, DW, xc, xrs, nkr, ix0, C, w0, KW *wts, wts, wvs, bv, act, yp)
+  nn_dw_cols(pb_, nv_, KW, SW, DW, xc, xrs, nkr, ix0, C, w0, KW *wts, wts, wvs, bv, act, yp, ys)
 #define NN_DW_PX(pb_, nv_, full_)                                                                  \
   nn_dw_px(pb_, nv_, full_, KW, SW, DW, xc, xrs, nkr, ix0, kc0, kc1, C, w0, KW *wts, wts, wvs, bv, \
-           act, yp)
+           act, yp, ys)
       if (pb == 8 && spec)
         NN_DW_COLS(8, 1);
       else if (pb == 4 && nv == 2 && spec)
@@ -1530,6 +1548,9 @@ NN_INLINE void nn_dw_row_spec(bool fused, bool spec, const nn_dw_job *J, int64_t
         NN_DW_PX(1, 1, false);
 #undef NN_DW_PX
 #undef NN_DW_COLS
+      if (yp == tail)
+        for (int64_t j = 0; j < pb; j++)
+          memcpy(yrow + (ox + j) * C + c - NN_NR, tail + j * NN_NR, (size_t)rem * sizeof *tail);
     }
     ox += pb;
   }
@@ -1560,12 +1581,13 @@ NN_FMA_TARGET static NN_NOINLINE void nn_dw_row_fma(const nn_dw_job *J, int64_t 
 }
 #endif
 
-/* Items: (output row, block of NN_DW_CB channels). */
+/* Items: (block of NN_DW_CB channels, output row). */
 static void nn_dw_items(void *ctx, int64_t i0, int64_t i1) {
   const nn_dw_job *J = ctx;
   const nn_geom *g = J->g;
   for (int64_t it = i0; it < i1; it++) {
-    int64_t r = it / J->nchunks, c0 = (it % J->nchunks) * NN_DW_CB;
+    /* Channel block major: consecutive rows of one block share input rows in L1. */
+    int64_t rows = g->n * g->oh, r = it % rows, c0 = (it / rows) * NN_DW_CB;
     int64_t c1 = g->ic - c0 < NN_DW_CB ? g->ic : c0 + NN_DW_CB;
 #ifdef NN_FMA_CLONES
     if (J->fma)
@@ -1686,6 +1708,7 @@ static rt_status nn_depthwise_run(rt_kctx *k) {
     return RT_OK;
   nn_dw_job J = {.g = &g,
                  .x = k->in[0].data,
+                 .x_end = (const float *)k->in[0].data + rt_tensor_numel(&k->in[0]),
                  .w = k->in[1].data,
                  .fma = nn_use_fma(),
                  .y = k->out[0].data,
