@@ -110,8 +110,8 @@ static rt_status make_inputs(const rt_model *m, int *batch, const char *const *f
     if (ins[i].data) {
       if (open_batch && ins[i].rank >= 1 && ins[i].dims[0] != *batch) {
         err->code = RT_ERR_INVALID_ARG;
-        snprintf(err->msg, sizeof err->msg, "input '%s': the file has batch %lld, not %d",
-                 io->name, (long long)ins[i].dims[0], *batch);
+        snprintf(err->msg, sizeof err->msg, "input '%s': the file has batch %lld, not %d", io->name,
+                 (long long)ins[i].dims[0], *batch);
         goto fail;
       }
       placed |= ins[i].rank >= 1 && ins[i].dims[0] == *batch;
@@ -131,8 +131,7 @@ static rt_status make_inputs(const rt_model *m, int *batch, const char *const *f
   if (*batch > 1 && !placed) {
     err->code = RT_ERR_INVALID_ARG;
     snprintf(err->msg, sizeof err->msg,
-             "batch %d: no input of the model has an open batch dimension (all are fixed)",
-             *batch);
+             "batch %d: no input of the model has an open batch dimension (all are fixed)", *batch);
     goto fail;
   }
   *out = ins;
@@ -145,8 +144,8 @@ fail:
   return err->code;
 }
 
-rt_status srv_bench_inputs(const rt_model *m, int batch, const char *const *files,
-                           rt_tensor **out, rt_error *err) {
+rt_status srv_bench_inputs(const rt_model *m, int batch, const char *const *files, rt_tensor **out,
+                           rt_error *err) {
   int b = batch < 1 ? 1 : batch;
   return make_inputs(m, &b, files, out, err);
 }
@@ -272,8 +271,8 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-rt_status srv_bench_measure(const rt_model *m, const rt_tensor *inputs,
-                            const srv_bench_params *p, srv_bench_result *r, rt_error *err) {
+rt_status srv_bench_measure(const rt_model *m, const rt_tensor *inputs, const srv_bench_params *p,
+                            srv_bench_result *r, rt_error *err) {
   memset(r, 0, sizeof *r);
   if (p->workers < 1 || p->threads < 1 || p->workers > 4096 || p->threads > 1024 ||
       !(p->seconds >= 0) || !(p->warmup_seconds >= 0)) {
@@ -462,20 +461,19 @@ static void print_result(const char *path, const rt_model *m, const rt_tensor *i
   if (json) {
     json_t *inputs = json_array();
     for (int i = 0; i < n_in; i++)
-      json_array_append_new(inputs, json_pack("{s:s, s:s, s:o}", "name",
-                                              rt_model_input(m, i)->name, "dtype",
-                                              rt_dtype_name(ins[i].dtype), "shape",
+      json_array_append_new(inputs, json_pack("{s:s, s:s, s:o}", "name", rt_model_input(m, i)->name,
+                                              "dtype", rt_dtype_name(ins[i].dtype), "shape",
                                               shape_json(&ins[i])));
     json_t *o = json_pack(
         "{s:s, s:s, s:o, s:i, s:i, s:i, s:i, s:f, s:I, s:f, s:f, "
         "s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:o, s:o, s:I, s:I, s:I}",
-        "model", path, "format", rt_model_format(m), "inputs", inputs, "cpu_count", cpus,
-        "batch", r->batch, "workers", r->workers, "threads", r->threads, "seconds", r->seconds,
-        "runs", (json_int_t)r->runs, "inferences_per_s", r->inferences_per_s, "runs_per_s",
-        r->seconds > 0 ? (double)r->runs / r->seconds : 0.0, "latency_ms", "p50", r->p50_ms,
-        "p90", r->p90_ms, "p99", r->p99_ms, "mean", r->mean_ms, "min", r->min_ms, "max",
-        r->max_ms, "flops_per_run", r->flops_per_run > 0 ? json_real(r->flops_per_run) : json_null(),
-        "gflops", r->flops_per_run > 0 ? json_real(r->gflops) : json_null(), "rss_bytes",
+        "model", path, "format", rt_model_format(m), "inputs", inputs, "cpu_count", cpus, "batch",
+        r->batch, "workers", r->workers, "threads", r->threads, "seconds", r->seconds, "runs",
+        (json_int_t)r->runs, "inferences_per_s", r->inferences_per_s, "runs_per_s",
+        r->seconds > 0 ? (double)r->runs / r->seconds : 0.0, "latency_ms", "p50", r->p50_ms, "p90",
+        r->p90_ms, "p99", r->p99_ms, "mean", r->mean_ms, "min", r->min_ms, "max", r->max_ms,
+        "flops_per_run", r->flops_per_run > 0 ? json_real(r->flops_per_run) : json_null(), "gflops",
+        r->flops_per_run > 0 ? json_real(r->gflops) : json_null(), "rss_bytes",
         (json_int_t)r->rss_bytes, "packed_weight_bytes", (json_int_t)r->packed_weight_bytes,
         "arena_bytes_per_worker", (json_int_t)r->arena_bytes_per_worker);
     char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
@@ -531,8 +529,8 @@ static bool resolve_specs(const char *cmd, const rt_model *m, const char **specs
     } else if (n_in == 1 && n_specs == 1) {
       idx = 0;
     } else {
-      fprintf(stderr, "orchard %s: --input %s: the model has %d inputs; use NAME=FILE.npy\n",
-              cmd, spec, n_in);
+      fprintf(stderr, "orchard %s: --input %s: the model has %d inputs; use NAME=FILE.npy\n", cmd,
+              spec, n_in);
       return false;
     }
     if (files[idx]) {
@@ -776,9 +774,9 @@ int srv_bench_tune_main(int argc, char **argv) {
                           "inferences_per_s", rows[i].inferences_per_s, "latency_ms", "p50",
                           rows[i].p50_ms, "p90", rows[i].p90_ms, "p99", rows[i].p99_ms,
                           "arena_bytes_per_worker", (json_int_t)rows[i].arena_bytes_per_worker));
-    json_t *o = json_pack("{s:s, s:i, s:f, s:o, s:o, s:f}", "model", model_path, "cpu_count",
-                          cpus, "seconds_per_config", p.seconds, "rows", list,
-                          "skipped_batches", skipped, "p99_limit_ms", limit);
+    json_t *o = json_pack("{s:s, s:i, s:f, s:o, s:o, s:f}", "model", model_path, "cpu_count", cpus,
+                          "seconds_per_config", p.seconds, "rows", list, "skipped_batches", skipped,
+                          "p99_limit_ms", limit);
     if (pick >= 0)
       json_object_set_new(o, "pick",
                           json_pack("{s:i, s:i, s:i, s:f, s:f}", "workers", rows[pick].workers,

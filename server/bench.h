@@ -42,13 +42,13 @@ typedef struct srv_bench_result {
  * (mulberry32 of FNV-1a("bench/<name>")). `files[i]` (NULL = generate) is an .npy path that
  * replaces input i. Fails when batch > 1 and no input has an unknown dim 0 to put it in, or
  * when a file's dim 0 is not `batch`. *out is calloc'd; free with srv_bench_free_inputs. */
-rt_status srv_bench_inputs(const rt_model *m, int batch, const char *const *files,
-                           rt_tensor **out, rt_error *err);
+rt_status srv_bench_inputs(const rt_model *m, int batch, const char *const *files, rt_tensor **out,
+                           rt_error *err);
 void srv_bench_free_inputs(const rt_model *m, rt_tensor *inputs);
 
 /* Loads nothing, plans per worker, warms up, measures. The model is shared by all workers. */
-rt_status srv_bench_measure(const rt_model *m, const rt_tensor *inputs,
-                            const srv_bench_params *p, srv_bench_result *r, rt_error *err);
+rt_status srv_bench_measure(const rt_model *m, const rt_tensor *inputs, const srv_bench_params *p,
+                            srv_bench_result *r, rt_error *err);
 
 /* Linear interpolation between closest ranks (numpy's default) of sorted[0..n); 0 if n = 0. */
 double srv_bench_percentile(const double *sorted, size_t n, double q);

@@ -160,7 +160,7 @@ int srv_cli_run(int argc, char **argv) {
         goto done;
       }
       threads = (int)t;
-    }    else if (a[0] == '-' && a[1]) {
+    } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "orchard run: unknown flag '%s'\n", a);
       rc = 2;
       goto done;

@@ -195,8 +195,7 @@ Test(bench, measure_runs_every_worker_and_counts_consistently) {
   cr_assert_float_eq(r.flops_per_run, 2.0 * 4 * 64 * 64, 1.0);
   cr_assert_float_eq(r.gflops, r.flops_per_run * (double)r.runs / r.seconds / 1e9, 1e-9);
   /* The arena holds at least the [4,64] float output. */
-  cr_assert(r.arena_bytes_per_worker >= 4 * 64 * sizeof(float), "%zu",
-            r.arena_bytes_per_worker);
+  cr_assert(r.arena_bytes_per_worker >= 4 * 64 * sizeof(float), "%zu", r.arena_bytes_per_worker);
   cr_assert(r.rss_bytes > 0 && r.rss_bytes == (r.rss_bytes / 1024) * 1024);
   srv_bench_free_inputs(m, in);
   rt_model_destroy(m);
@@ -250,16 +249,24 @@ static int run_bin(const char *args, char **out, char **err_out) {
 Test(bench, cli_json_has_the_keys_design_md_pins) {
   write_matmul_model("m", "-1");
   char args[600], *out, *errs;
-  snprintf(args, sizeof args, "bench '%s/m' --batch 2 --workers 1 --threads 1 --seconds 0.1 "
-                              "--warmup 0 --json", dir);
+  snprintf(args, sizeof args,
+           "bench '%s/m' --batch 2 --workers 1 --threads 1 --seconds 0.1 "
+           "--warmup 0 --json",
+           dir);
   int rc = run_bin(args, &out, &errs);
   cr_assert_eq(rc, 0, "stderr: %s", errs);
   json_error_t je;
   json_t *o = json_loads(out, 0, &je);
   cr_assert(o, "not JSON: %s\n%s", je.text, out);
-  static const char *const keys[] = {"batch", "workers", "threads", "inferences_per_s",
-                                     "latency_ms", "gflops", "rss_bytes",
-                                     "packed_weight_bytes", "arena_bytes_per_worker"};
+  static const char *const keys[] = {"batch",
+                                     "workers",
+                                     "threads",
+                                     "inferences_per_s",
+                                     "latency_ms",
+                                     "gflops",
+                                     "rss_bytes",
+                                     "packed_weight_bytes",
+                                     "arena_bytes_per_worker"};
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
     cr_assert(json_object_get(o, keys[i]), "missing key %s", keys[i]);
   cr_assert_eq(json_integer_value(json_object_get(o, "batch")), 2);
@@ -285,8 +292,8 @@ Test(bench, cli_refuses_to_oversubscribe_unless_forced) {
   write_matmul_model("m", "-1");
   int cpus = rt_cpu_count();
   char args[600], *out, *errs;
-  snprintf(args, sizeof args, "bench '%s/m' --workers %d --threads 1 --seconds 0 --warmup 0",
-           dir, cpus + 1);
+  snprintf(args, sizeof args, "bench '%s/m' --workers %d --threads 1 --seconds 0 --warmup 0", dir,
+           cpus + 1);
   cr_assert_eq(run_bin(args, &out, &errs), 2);
   cr_assert(strstr(errs, "--oversubscribe") && strstr(errs, "exceed"), "%s", errs);
   free(out);
