@@ -30,6 +30,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #define AR_MAX_VIEW (2 * RT_MAX_RANK) /* Tile views each dim as (repeat, dim) */
 #define AR_MAX_VEC 32                 /* StridedSlice specs: masks are 32-bit */
@@ -250,9 +253,11 @@ static void copy_row(char *d, const char *s, int64_t n, int64_t dst, int64_t sst
  *    rows longer than AR_SEG_BYTES are cut into `segs` pieces so that even one long row can
  *    be shared by threads;
  *  - tiles: when the source's contiguous dim q is not the destination's (a transpose), 2-D
- *    tiles of dims q and last are transposed through L1 instead of striding across memory;
+ *    tiles of dims q and last are transposed through registers and L1 instead of striding
+ *    across memory;
  *  - one element (everything merged away). */
-#define AR_TILE 16
+#define AR_TILE_Q 32  /* tile rows along q: 32 source elements, half a cache line per 4 bytes */
+#define AR_TILE_L 64  /* tile columns along the destination's contiguous dim */
 
 typedef struct ar_vjob {
   char *d;
@@ -287,6 +292,36 @@ static void vjob_rows(void *ctx, int64_t b, int64_t e) {
   int64_t idx[AR_MAX_VIEW], doff, soff;
   int64_t row = b / j->segs, seg = b % j->segs;
   vjob_offsets(j, row, -1, idx, &doff, &soff);
+  if (j->segs == 1) { /* whole rows: the plain odometer */
+    const int64_t n = j->dims[r - 1];
+    const size_t nb = dsi == 1 && ssi == 1 ? (size_t)n * j->es : 0; /* contiguous row bytes */
+    for (int64_t it = b; it < e; it++) {
+      char *d = j->d + doff * e_;
+      const char *s = j->s + soff * e_;
+      /* Short contiguous rows (a few channels) are common in transposes: a constant-size copy
+       * is one move instead of a call. */
+      if (nb == 16)
+        memcpy(d, s, 16);
+      else if (nb == 8)
+        memcpy(d, s, 8);
+      else if (nb == 12)
+        memcpy(d, s, 12);
+      else if (nb)
+        memcpy(d, s, nb);
+      else
+        copy_row(d, s, n, dsi, ssi, j->es);
+      for (int i = r - 2; i >= 0; i--) {
+        doff += j->ds[i];
+        soff += j->ss[i];
+        if (++idx[i] < j->dims[i])
+          break;
+        doff -= j->ds[i] * j->dims[i];
+        soff -= j->ss[i] * j->dims[i];
+        idx[i] = 0;
+      }
+    }
+    return;
+  }
   for (int64_t it = b; it < e; it++) {
     int64_t c0 = seg * j->seglen, n = j->dims[r - 1] - c0 < j->seglen ? j->dims[r - 1] - c0
                                                                        : j->seglen;
@@ -306,40 +341,84 @@ static void vjob_rows(void *ctx, int64_t b, int64_t e) {
   }
 }
 
-/* One AR_TILE x AR_TILE block: source contiguous along q, destination along the last dim. */
-#define AR_TRANSPOSE_BLOCK(T)                                                                      \
-  do {                                                                                             \
-    T *restrict d_ = (T *)(void *)d;                                                               \
-    const T *restrict s_ = (const T *)(const void *)s;                                            \
-    for (int64_t i = 0; i < nq; i++)                                                               \
-      for (int64_t l = 0; l < nl; l++)                                                             \
-        d_[i * dq + l] = s_[i + l * sl];                                                           \
-  } while (0)
+#if defined(__AVX__)
+/* 8x8 floats: row l of the block is s[l * sl .. + 8) (contiguous along q), and becomes column l
+ * of d, whose rows are dq apart. The usual unpack / shuffle / lane-swap network. */
+static inline void transpose8x8(const uint32_t *s, int64_t sl, uint32_t *d, int64_t dq) {
+  __m256 r0 = _mm256_loadu_ps((const float *)(s + 0 * sl));
+  __m256 r1 = _mm256_loadu_ps((const float *)(s + 1 * sl));
+  __m256 r2 = _mm256_loadu_ps((const float *)(s + 2 * sl));
+  __m256 r3 = _mm256_loadu_ps((const float *)(s + 3 * sl));
+  __m256 r4 = _mm256_loadu_ps((const float *)(s + 4 * sl));
+  __m256 r5 = _mm256_loadu_ps((const float *)(s + 5 * sl));
+  __m256 r6 = _mm256_loadu_ps((const float *)(s + 6 * sl));
+  __m256 r7 = _mm256_loadu_ps((const float *)(s + 7 * sl));
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps((float *)(d + 0 * dq), _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps((float *)(d + 1 * dq), _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps((float *)(d + 2 * dq), _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps((float *)(d + 3 * dq), _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps((float *)(d + 4 * dq), _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps((float *)(d + 5 * dq), _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps((float *)(d + 6 * dq), _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps((float *)(d + 7 * dq), _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
 
+/* A block of nq x nl elements: source contiguous along q (element i + l * sl), destination along
+ * the last dim (element i * dq + l). 4-byte elements go through 8x8 register transposes where
+ * the block is whole (bits are moved, never computed on). */
+static void transpose_block(char *d, const char *s, int64_t nq, int64_t nl, int64_t dq, int64_t sl,
+                            size_t es) {
+  if (es == 4) {
+    uint32_t *restrict d4 = (uint32_t *)(void *)d;
+    const uint32_t *restrict s4 = (const uint32_t *)(const void *)s;
+    int64_t i0 = 0;
+#if defined(__AVX__)
+    for (; i0 + 8 <= nq; i0 += 8) {
+      int64_t l0 = 0;
+      for (; l0 + 8 <= nl; l0 += 8)
+        transpose8x8(s4 + i0 + l0 * sl, sl, d4 + i0 * dq + l0, dq);
+      for (int64_t i = i0; i < i0 + 8; i++)
+        for (int64_t l = l0; l < nl; l++)
+          d4[i * dq + l] = s4[i + l * sl];
+    }
+#endif
+    for (int64_t i = i0; i < nq; i++)
+      for (int64_t l = 0; l < nl; l++)
+        d4[i * dq + l] = s4[i + l * sl];
+  } else if (es == 1) {
+    for (int64_t i = 0; i < nq; i++)
+      for (int64_t l = 0; l < nl; l++)
+        d[i * dq + l] = s[i + l * sl];
+  } else {
+    for (int64_t i = 0; i < nq; i++)
+      for (int64_t l = 0; l < nl; l++)
+        memcpy(d + (i * dq + l) * (int64_t)es, s + (i + l * sl) * (int64_t)es, es);
+  }
+}
+
+/* Items are (outer index, tile of q, tile of the last dim), last-dim tiles fastest. */
 static void vjob_tiles(void *ctx, int64_t b, int64_t e) {
   const ar_vjob jl = *(const ar_vjob *)ctx, *j = &jl;
   const int r = j->r, q = j->q;
-  const int64_t e_ = (int64_t)j->es, dq = j->ds[q], sl = j->ss[r - 1];
+  const int64_t e_ = (int64_t)j->es, dq = j->ds[q], sl = j->ss[r - 1], last = j->dims[r - 1];
+  const int64_t nlt = (last + AR_TILE_L - 1) / AR_TILE_L;
   int64_t idx[AR_MAX_VIEW], doff, soff;
   for (int64_t it = b; it < e; it++) {
-    const int64_t q0 = (it % j->nqt) * AR_TILE;
-    const int64_t nq = j->dims[q] - q0 < AR_TILE ? j->dims[q] - q0 : AR_TILE;
-    vjob_offsets(j, it / j->nqt, q, idx, &doff, &soff);
-    doff += q0 * dq;
-    soff += q0 * j->ss[q];
-    for (int64_t l0 = 0; l0 < j->dims[r - 1]; l0 += AR_TILE) {
-      const int64_t nl = j->dims[r - 1] - l0 < AR_TILE ? j->dims[r - 1] - l0 : AR_TILE;
-      char *d = j->d + (doff + l0) * e_;
-      const char *s = j->s + (soff + l0 * sl) * e_;
-      if (j->es == 4)
-        AR_TRANSPOSE_BLOCK(uint32_t);
-      else if (j->es == 1)
-        AR_TRANSPOSE_BLOCK(uint8_t);
-      else
-        for (int64_t i = 0; i < nq; i++)
-          for (int64_t l = 0; l < nl; l++)
-            memcpy(d + (i * dq + l) * e_, s + (i + l * sl) * e_, j->es);
-    }
+    const int64_t l0 = (it % nlt) * AR_TILE_L, q0 = (it / nlt % j->nqt) * AR_TILE_Q;
+    const int64_t nl = last - l0 < AR_TILE_L ? last - l0 : AR_TILE_L;
+    const int64_t nq = j->dims[q] - q0 < AR_TILE_Q ? j->dims[q] - q0 : AR_TILE_Q;
+    vjob_offsets(j, it / nlt / j->nqt, q, idx, &doff, &soff);
+    transpose_block(j->d + (doff + q0 * dq + l0) * e_,
+                    j->s + (soff + q0 * j->ss[q] + l0 * sl) * e_, nq, nl, dq, sl, j->es);
   }
 }
 
@@ -372,15 +451,15 @@ static void view_copy(const rt_kctx *k, void *dst, const void *src, const ar_vie
   for (int i = 0; i < r; i++)
     total *= j.dims[i];
   const int64_t bytes = total * (int64_t)es, last = j.dims[r - 1];
-  if (j.ds[r - 1] == 1 && j.ss[r - 1] != 1 && last >= 4)
+  if (j.ds[r - 1] == 1 && j.ss[r - 1] != 1)
     for (int i = r - 2; i >= 0; i--)
       if (j.ss[i] == 1 && j.dims[i] >= 4) {
         j.q = i;
         break;
       }
   if (j.q >= 0) {
-    j.nqt = (j.dims[j.q] + AR_TILE - 1) / AR_TILE;
-    int64_t items = total / last / j.dims[j.q] * j.nqt;
+    j.nqt = (j.dims[j.q] + AR_TILE_Q - 1) / AR_TILE_Q;
+    int64_t items = total / last / j.dims[j.q] * j.nqt * ((last + AR_TILE_L - 1) / AR_TILE_L);
     rt__parallel_for(k->tp, items, ar_grain(items, bytes), vjob_tiles, &j);
     return;
   }
@@ -406,6 +485,13 @@ typedef struct ar_mjob {
 } ar_mjob;
 
 static void fill_bytes(char *d, int64_t n, const unsigned char *pat, size_t es) {
+  if (es == 4 && n <= 64) { /* a border of a few elements: no call */
+    uint32_t v;
+    memcpy(&v, pat, 4);
+    for (int64_t i = 0; i < n; i += 4)
+      memcpy(d + i, &v, 4);
+    return;
+  }
   bool uniform = true;
   for (size_t i = 1; i < es; i++)
     uniform = uniform && pat[i] == pat[0];
@@ -1278,17 +1364,24 @@ typedef struct ar_pad_job {
 } ar_pad_job;
 
 static void pad_rows(void *ctx, int64_t b, int64_t e) {
-  const ar_pad_job *j = ctx;
+  const ar_pad_job jl = *(const ar_pad_job *)ctx, *j = &jl;
+  int64_t idx[RT_MAX_RANK], xs[RT_MAX_RANK], rem = b, stride = 1;
+  for (int d = j->p - 1; d >= 0; d--) { /* output row b's index, input row strides */
+    idx[d] = rem % j->od[d];
+    rem /= j->od[d];
+    xs[d] = stride;
+    stride *= j->xd[d];
+  }
   for (int64_t it = b; it < e; it++) {
-    int64_t rem = it, xoff = 0, xs = 1;
+    int64_t xoff = 0;
     bool inside = true;
-    for (int d = j->p - 1; d >= 0; d--) {
-      int64_t i = rem % j->od[d] - j->before[d];
-      rem /= j->od[d];
+    for (int d = 0; d < j->p; d++) {
+      int64_t i = idx[d] - j->before[d];
       inside = inside && i >= 0 && i < j->xd[d];
-      xoff += i * xs;
-      xs *= j->xd[d];
+      xoff += i * xs[d];
     }
+    for (int d = j->p - 1; d >= 0 && ++idx[d] == j->od[d]; d--)
+      idx[d] = 0;
     char *o = j->o + it * j->orow;
     if (!inside) {
       fill_bytes(o, j->orow, j->pat, j->es);
