@@ -968,6 +968,8 @@ static int64_t cat_chunk(const ar_cat_job *j, int t) {
   return j->axis < 0 ? j->unit : j->in[j->first + t].dims[j->axis] * j->unit;
 }
 
+#define CAT_FAST 8 /* inputs whose chunk sizes the whole-row loop keeps in locals */
+
 static void cat_part(void *ctx, int64_t b, int64_t e) {
   const ar_cat_job *j = ctx;
   int64_t pos = b * AR_SEG_BYTES, end = e * AR_SEG_BYTES < j->total ? e * AR_SEG_BYTES : j->total;
@@ -976,6 +978,25 @@ static void cat_part(void *ctx, int64_t b, int64_t e) {
   while (pre + cat_chunk(j, t) <= off) /* the chunk holding `off` (chunks of 0 are skipped) */
     pre += cat_chunk(j, t++);
   while (pos < end) {
+    if (off == 0 && end - pos >= j->rowb && j->count <= CAT_FAST) {
+      /* whole rows, one chunk per input, sizes and sources held in registers */
+      int64_t cs[CAT_FAST];
+      const char *src[CAT_FAST];
+      for (int u = 0; u < j->count; u++) {
+        cs[u] = cat_chunk(j, u);
+        src[u] = j->in[j->first + u].data;
+      }
+      char *o = j->o;
+      const int n = j->count;
+      const int64_t rowb = j->rowb;
+      for (; end - pos >= rowb; row++)
+        for (int u = 0; u < n; u++) {
+          if (cs[u])
+            memcpy(o + pos, src[u] + row * cs[u], (size_t)cs[u]);
+          pos += cs[u];
+        }
+      continue;
+    }
     int64_t c = cat_chunk(j, t), len = pre + c - off < end - pos ? pre + c - off : end - pos;
     if (len)
       memcpy(j->o + pos, (const char *)j->in[j->first + t].data + row * c + (off - pre),
