@@ -35,6 +35,9 @@ rt_status rt__threadpool_create(int n_threads, rt_threadpool **out, rt_error *er
 void rt__threadpool_destroy(rt_threadpool *tp);
 int rt__threadpool_size(const rt_threadpool *tp);
 void rt__parallel_for(rt_threadpool *tp, int64_t n, int64_t grain, rt_range_fn fn, void *ctx);
+/* Items per chunk so a chunk is worth ~20 us of work at ns_per_item: below that, waking the
+ * pool (5-10 us) costs more than it saves. */
+int64_t rt__par_grain(double ns_per_item);
 
 typedef struct rt_kctx {
   const rt_node *node;

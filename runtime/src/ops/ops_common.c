@@ -59,3 +59,8 @@ bool rt__checked_numel(const int64_t *dims, int rank, int64_t *out) {
   *out = n;
   return true;
 }
+
+int64_t rt__par_grain(double ns_per_item) {
+  double g = 20000.0 / (ns_per_item > 1e-3 ? ns_per_item : 1e-3);
+  return g < 1 ? 1 : g > 1e15 ? INT64_MAX / 4 : (int64_t)g;
+}

@@ -219,12 +219,7 @@ static rt_lerp bilinear_src(const rt_resize_params *p, double ratio, int64_t i, 
 
 /* Rows of output pixels are what threads share: AR-style cost of ~0.3 ns per element and
  * a pool wake-up of 5-10 us make anything under ~20 us of work stay on one thread. */
-#define IM_PAR_NS 20000.0
 
-static int64_t im_grain(double ns_per_item) {
-  double g = IM_PAR_NS / (ns_per_item > 1e-3 ? ns_per_item : 1e-3);
-  return g < 1 ? 1 : g > 1e15 ? INT64_MAX / 4 : (int64_t)g;
-}
 
 /* One output pixel's channels, in double exactly as TF.js: horizontal lerps of the top and
  * bottom rows, then the vertical one, rounded to float32 once. Restrict-qualified and blocked
@@ -301,7 +296,7 @@ static rt_status resize_bilinear_run(rt_kctx *k) {
   double cr = resize_ratio(p, j.gm.w, j.gm.nw);
   for (int64_t c = 0; c < j.gm.nw; c++)
     cols[c] = bilinear_src(p, cr, c, j.gm.w);
-  rt__parallel_for(k->tp, j.gm.b * j.gm.nh, im_grain(0.3 * (double)(j.gm.nw * j.gm.c) + 20.0),
+  rt__parallel_for(k->tp, j.gm.b * j.gm.nh, rt__par_grain(0.3 * (double)(j.gm.nw * j.gm.c) + 20.0),
                    bilinear_rows, &j);
   return RT_OK;
 }
@@ -352,7 +347,7 @@ static rt_status resize_nearest_run(rt_kctx *k) {
   double cr = resize_ratio(p, j.gm.w, j.gm.nw);
   for (int64_t c = 0; c < j.gm.nw; c++)
     cols[c] = nearest_src(p, cr, c, j.gm.w) * j.gm.c;
-  rt__parallel_for(k->tp, j.gm.b * j.gm.nh, im_grain(0.1 * (double)(j.gm.nw * j.gm.c) + 20.0),
+  rt__parallel_for(k->tp, j.gm.b * j.gm.nh, rt__par_grain(0.1 * (double)(j.gm.nw * j.gm.c) + 20.0),
                    nearest_rows, &j);
   return RT_OK;
 }
@@ -538,7 +533,7 @@ static rt_status d2s_run(rt_kctx *k) {
   const int64_t rows = x->dims[0] * x->dims[1] * ((const rt_block_params *)k->params)->block;
   if (rt_tensor_numel(x) == 0)
     return RT_OK;
-  rt__parallel_for(k->tp, rows, im_grain(0.1 * (double)rt_tensor_numel(x) / (double)rows + 20.0),
+  rt__parallel_for(k->tp, rows, rt__par_grain(0.1 * (double)rt_tensor_numel(x) / (double)rows + 20.0),
                    d2s_rows, k);
   return RT_OK;
 }
@@ -584,7 +579,7 @@ static rt_status s2d_run(rt_kctx *k) {
   const int64_t rows = x->dims[0] * (x->dims[1] / ((const rt_block_params *)k->params)->block);
   if (rt_tensor_numel(x) == 0)
     return RT_OK;
-  rt__parallel_for(k->tp, rows, im_grain(0.1 * (double)rt_tensor_numel(x) / (double)rows + 20.0),
+  rt__parallel_for(k->tp, rows, rt__par_grain(0.1 * (double)rt_tensor_numel(x) / (double)rows + 20.0),
                    s2d_rows, k);
   return RT_OK;
 }
@@ -1295,7 +1290,7 @@ static rt_status topk_run(rt_kctx *k) {
   }
   const double scan_ns = 0.15 * (double)j.pl.size;
   if (j.pl.rows > 1) {
-    rt__parallel_for(j.pl.row_heaps ? k->tp : NULL, j.pl.rows, im_grain(scan_ns), topk_rows,
+    rt__parallel_for(j.pl.row_heaps ? k->tp : NULL, j.pl.rows, rt__par_grain(scan_ns), topk_rows,
                      &j);
     for (int64_t r = 0; r < j.pl.rows; r++)
       if (((int32_t *)k->out[1].data)[r * kk] == -1)
@@ -1306,7 +1301,7 @@ static rt_status topk_run(rt_kctx *k) {
    * into no more segments than there are threads; the answer is the same either way. */
   if (j.pl.segs > rt__threadpool_size(k->tp))
     j.pl.segs = rt__threadpool_size(k->tp);
-  rt__parallel_for(k->tp, j.pl.segs, im_grain(scan_ns / (double)j.pl.segs), topk_segs, &j);
+  rt__parallel_for(k->tp, j.pl.segs, rt__par_grain(scan_ns / (double)j.pl.segs), topk_segs, &j);
   int64_t n = 0;
   for (int64_t sg = 0; sg < j.pl.segs; sg++) {
     if (j.counts[sg] < 0) {

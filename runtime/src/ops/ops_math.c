@@ -25,7 +25,7 @@
  * blocks of output elements, reductions by a kept dim (each output element still accumulates
  * its inputs in the same order), softmax by rows. Every element is computed by the same code in
  * the same order at any thread count, so results are bit-identical; an op stays on one thread
- * below ~20 us of estimated work (see par_grain), since waking the pool costs 5-10 us.
+ * below ~20 us of estimated work (see rt__par_grain), since waking the pool costs 5-10 us.
  *
  * Invariants: shape() checks dtypes, broadcast compatibility, axes and element counts and names
  * the node when they are wrong; run() only recomputes cheap derived facts (compute dtype,
@@ -62,16 +62,11 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
  * Work is split over the session's pool by output ranges, so every output element is computed
  * by the same code in the same order whatever the thread count. Elementwise ops hand out items
  * of PAR_BLOCK elements (chunk edges stay on cache lines and on VLOOP's blocks of 8); an op
- * runs on one thread unless it has at least PAR_MIN_NS of estimated work per thread, since
+ * runs on one thread unless it has at least ~20 us of estimated work per thread, since
  * waking the pool costs 5-10 us. */
 #define PAR_BLOCK 64
-#define PAR_MIN_NS 20000.0
 
 /* Items per chunk for items costing `ns` nanoseconds each. */
-static int64_t par_grain(double ns) {
-  double g = PAR_MIN_NS / (ns > 1e-3 ? ns : 1e-3);
-  return g < 1 ? 1 : g > 1e15 ? INT64_MAX / 4 : (int64_t)g;
-}
 
 /* Per-element cost classes (ns, measured on AVX2 at 1 thread). */
 #define COST_MOVE 0.1 /* add, compare, relu: bound by memory */
@@ -290,7 +285,7 @@ static void conv_part(void *ctx, int64_t b, int64_t e) {
 static void convert_par(const rt_kctx *k, const void *src, rt_dtype st, void *dst, rt_dtype dt,
                         int64_t n) {
   conv_job j = {src, dst, st, dt, n};
-  rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(COST_DBL * PAR_BLOCK),
+  rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK, rt__par_grain(COST_DBL * PAR_BLOCK),
                    conv_part, &j);
 }
 
@@ -490,7 +485,7 @@ static void bcast_part(void *ctx, int64_t b, int64_t e) {
 }
 
 static void bcast_run(const bc_job *j, rt_threadpool *tp) {
-  rt__parallel_for(tp, (j->total + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(j->cost * PAR_BLOCK),
+  rt__parallel_for(tp, (j->total + PAR_BLOCK - 1) / PAR_BLOCK, rt__par_grain(j->cost * PAR_BLOCK),
                    bcast_part, (void *)j);
 }
 
@@ -939,7 +934,7 @@ static void addn_part(void *ctx, int64_t b, int64_t e) {
 static rt_status addn_run(rt_kctx *k) {
   int64_t n = rt_tensor_numel(&k->out[0]);
   rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK,
-                   par_grain(COST_MOVE * k->n_in * PAR_BLOCK), addn_part, k);
+                   rt__par_grain(COST_MOVE * k->n_in * PAR_BLOCK), addn_part, k);
   return RT_OK;
 }
 
@@ -1230,7 +1225,7 @@ static rt_status un_run_alpha(rt_kctx *k, const unop *op, float alpha) {
               (int64_t)rt_dtype_size(ot),
               rt_tensor_numel(&k->in[0]),
               alpha};
-  rt__parallel_for(k->tp, (j.n + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(op->cost * PAR_BLOCK),
+  rt__parallel_for(k->tp, (j.n + PAR_BLOCK - 1) / PAR_BLOCK, rt__par_grain(op->cost * PAR_BLOCK),
                    un_part, &j);
   return RT_OK;
 }
@@ -1365,7 +1360,7 @@ static rt_status clip_run(rt_kctx *k) {
                       k->node->name, lo, hi);
   clip_job j = {k, lo, hi};
   int64_t n = rt_tensor_numel(&k->in[0]);
-  rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK, par_grain(COST_MOVE * PAR_BLOCK),
+  rt__parallel_for(k->tp, (n + PAR_BLOCK - 1) / PAR_BLOCK, rt__par_grain(COST_MOVE * PAR_BLOCK),
                    clip_part, &j);
   return RT_OK;
 }
@@ -1699,7 +1694,7 @@ static rt_status red_run(rt_kctx *k, red_kind kind) {
         items = dims[j.split];
     }
     double cost = (double)xn / (double)items * (dbl ? COST_DBL : COST_MOVE);
-    rt__parallel_for(k->tp, items, par_grain(cost), red_part, &j);
+    rt__parallel_for(k->tp, items, rt__par_grain(cost), red_part, &j);
   }
   if (dbl) {
     const double *a = acc;
@@ -1834,7 +1829,7 @@ static rt_status arg_run(rt_kctx *k, bool is_max) {
     return RT_OK;
   arg_job j = {x, y, outer, r, inner, (inner + ARG_COLS - 1) / ARG_COLS, is_max};
   int64_t items = outer * j.nblk;
-  rt__parallel_for(k->tp, items, par_grain(COST_MOVE * (double)(r * inner * outer) / items),
+  rt__parallel_for(k->tp, items, rt__par_grain(COST_MOVE * (double)(r * inner * outer) / items),
                    arg_part, &j);
   return RT_OK;
 }
@@ -1930,7 +1925,7 @@ static rt_status softmax_rows(rt_kctx *k, rt_range_fn fn) {
   int64_t c = x->dims[x->rank - 1], n = rt_tensor_numel(x);
   if (c == 0 || n == 0)
     return RT_OK;
-  rt__parallel_for(k->tp, n / c, par_grain(2.0 * (double)c), fn, k);
+  rt__parallel_for(k->tp, n / c, rt__par_grain(2.0 * (double)c), fn, k);
   return RT_OK;
 }
 
