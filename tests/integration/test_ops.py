@@ -155,7 +155,13 @@ class Signals(unittest.TestCase):
         before = [r for r in results if r[1] < t_sig]
         ok_before = [r for r in before if r[0] == 200]
         self.assertGreater(len(ok_before), 5, "the load did not run before SIGTERM")
-        lost = [r for r in results if r[0] not in (200, 503, "refused")]
+        # A connection the kernel queued on the listening socket after SIGTERM, but which the
+        # daemon never accepted, is reset when the listener closes: that request never reached
+        # the daemon, like a refused one. A reset of a request begun before SIGTERM is lost.
+        def never_reached(r):
+            return r[0] == "lost" and r[1] > t_sig and "ConnectionResetError" in r[3]
+        lost = [r for r in results
+                if r[0] not in (200, 503, "refused") and not never_reached(r)]
         self.assertEqual(lost[:5], [], "%d of %d requests lost around SIGTERM"
                          % (len(lost), len(results)))
         for st, _, _, data in results:
