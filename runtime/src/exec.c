@@ -418,6 +418,7 @@ static rt_status plan_build(rt_session *s, const rt_tensor *inputs, int n_inputs
     p->n_steps++;
     if (nd->op->plan) {
       k.tp = s->tp;
+      k.graph = m->g;
       if ((st = nd->op->plan(&k)) != RT_OK)
         goto error;
       step->state = k.state;

@@ -187,6 +187,11 @@ rt_graph *rt__graph_create(const char *format, const char *path) {
     free(g);
     return NULL;
   }
+  if (pthread_mutex_init(&g->lazy_mu, NULL) != 0) {
+    rt__pool_destroy(g->pool);
+    free(g);
+    return NULL;
+  }
   g->format = rt__pool_strdup(g->pool, format ? format : "graph-model");
   g->path = rt__pool_strdup(g->pool, path ? path : "");
   return g;
@@ -197,6 +202,7 @@ void rt__graph_destroy(rt_graph *g) {
     return;
   free(g->nodes);
   rt__pool_destroy(g->pool);
+  pthread_mutex_destroy(&g->lazy_mu);
   free(g);
 }
 

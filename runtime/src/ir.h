@@ -16,6 +16,7 @@
 
 #include "orchard/rt.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 
 /* ---- pool: bump allocator owning everything of a graph ---- */
@@ -115,6 +116,9 @@ typedef struct rt_graph {
   rt_graph_io *inputs;
   rt_graph_io *outputs;
   size_t packed_bytes; /* added to by ops' pack() hooks */
+  /* Serializes what plan() hooks add to a compiled graph (weights packed for the geometry of
+   * the first plan that needs them): sessions of one model plan on several threads. */
+  pthread_mutex_t lazy_mu;
   int64_t n_params;    /* float weights in the manifest, counted by rt__load_weights */
   /* weights buffer(s) referenced by Const values are allocated from the pool */
 } rt_graph;

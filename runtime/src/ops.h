@@ -51,6 +51,7 @@ typedef struct rt_kctx {
   rt_error *err;
   rt_threadpool *tp; /* may be NULL (plan-time folding, control flow) */
   void *state;       /* per-plan state made by the op's plan() hook, or NULL */
+  rt_graph *graph;   /* plan() only: may add to the graph's pool under graph->lazy_mu */
 } rt_kctx;
 
 enum {

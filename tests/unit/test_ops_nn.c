@@ -170,7 +170,8 @@ static rt_status tn_exec_ex(tnode *t, const rt_tensor *in_, int n_in, bool run, 
                .n_out = 1,
                .out = &t->out,
                .err = &t->err,
-               .tp = tp};
+               .tp = tp,
+               .graph = t->g};
   if ((st = op->shape(&k)) != RT_OK || !run)
     return st;
   if (op->plan && (st = op->plan(&k)) != RT_OK)

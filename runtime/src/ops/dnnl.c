@@ -3,7 +3,9 @@
  * groups, transposed) and inner product, with bias and activation fused as post-ops.
  *
  * Weights: rt__dnnl_pack_*() asks oneDNN which weights layout its kernel wants (a primitive
- * desc with `any` weights at a representative shape), reorders the TF-layout filter into it in
+ * desc with `any` weights at the geometry it is given: a convolution's first real plan, since
+ * the layout oneDNN picks for a 96x96 map can leave only its reference kernel at 6x6),
+ * reorders the TF-layout filter into it in
  * the graph pool and keeps that memory desc beside the bytes. Bias and PReLU alphas are copied
  * too and the activation recorded, so a rt_dnnl_weights is self-contained, immutable and read
  * by every session at once. It holds plain data only: the pool frees it with the graph.

@@ -37,8 +37,9 @@
  * Math functions.
  *
  * oneDNN (ORCHARD_HAVE_DNNL builds, dnnl.h): ORCHARD_KERNELS=portable|dnnl, read at pack,
- * picks the path (default: oneDNN where rt__dnnl_preferred() says its kernels match TF.js, else portable).
- * With dnnl, pack() also packs the weights for oneDNN and plan() builds a primitive per
+ * picks the path (default: oneDNN where rt__dnnl_preferred() says its kernels match TF.js,
+ * else portable). With dnnl, a convolution's first plan packs its weights for oneDNN at that
+ * plan's geometry (once per model), matmuls pack at pack(), and plan() builds a primitive per
  * (session, shapes) that run() executes; nodes oneDNN cannot take keep the portable kernels.
  * oneDNN sums in its own order, so its results need not be TF.js's bits.
  *
@@ -157,8 +158,9 @@ typedef struct nn_conv_params {
    * wsrc (NULL when the kernel reads the TF layout as it is). run() trusts wpack only when its
    * filter input is wsrc, so a graph built without pack() still runs. */
   const float *wsrc, *wpack;
-  bool use_dnnl; /* ORCHARD_KERNELS chose oneDNN (read at pack) */
-  void *dnnl;    /* rt_dnnl_weights when oneDNN took this node, else NULL */
+  bool use_dnnl;   /* ORCHARD_KERNELS chose oneDNN (read at pack) */
+  void *dnnl;      /* rt_dnnl_weights when oneDNN took this node, else NULL */
+  bool dnnl_tried; /* the first plan tried to pack for oneDNN (graph->lazy_mu) */
 } nn_conv_params;
 
 typedef struct nn_mm_params {
@@ -2514,38 +2516,16 @@ static bool nn_dnnl_conv_desc(const nn_conv_params *p, nn_kind kind, const nn_ge
   return true;
 }
 
-/* At pack: a representative geometry (one image, a few output rows and columns; oneDNN's
- * weight layout does not depend on it) for the Const filter w. */
-static rt_status nn_dnnl_pack_conv(rt_graph *g, rt_node *n, nn_conv_params *p, nn_kind kind,
-                                   const rt_tensor *w, rt_error *err) {
-  if (!p->use_dnnl || p->nchw)
-    return RT_OK;
-  int64_t side_h = (w->dims[0] - 1) * p->dh + 1 + 8 * p->sh;
-  int64_t side_w = (w->dims[1] - 1) * p->dw + 1 + 8 * p->sw;
-  int64_t xd[4] = {1, side_h, side_w, w->dims[2]};
-  rt_tensor in[4] = {{0}};
-  in[1] = *w;
-  rt_error scratch_err = {0};
-  rt_kctx k = {.node = n, .params = p, .n_in = 2, .in = in, .err = &scratch_err};
-  nn_geom geo;
-  if (nn_geometry(&k, p, kind, xd, 4, &geo) != RT_OK)
-    return RT_OK; /* the portable path reports it at plan time */
-  rt_dnnl_conv_desc d;
-  if (!nn_dnnl_conv_desc(p, kind, &geo, p->fuse.bias ? nn_const_input(g, n, NN_BIAS_INPUT) : NULL,
-                         p->fuse.act == NN_ACT_PRELU ? nn_const_input(g, n, NN_PRELU_INPUT) : NULL,
-                         &d))
-    return RT_OK;
-  d.filter = w->data;
-  d.name = n->name;
-  rt_dnnl_weights *dw = NULL;
-  rt_status st = rt__dnnl_pack_conv(g, &d, &dw, &scratch_err);
-  return nn_dnnl_status(st, &scratch_err, err, &p->dnnl, dw);
-}
-
+/* oneDNN's weights layout depends on the shapes (a 6x6 map gets other blocking than a 96x96
+ * one, and a layout packed for one may leave only the reference kernel for the other), so the
+ * weights are packed at the first plan's real geometry — the model's own input size, planned
+ * when the model loads — once for the model, under the graph's lock since sessions plan on
+ * their own threads. Later plans of other shapes reuse that layout or keep the portable
+ * kernel. */
 static rt_status nn_conv_plan_kind(rt_kctx *k, nn_kind kind) {
-  const nn_conv_params *p = k->params;
+  nn_conv_params *p = (nn_conv_params *)k->params; /* the lazily packed weights, under lock */
   k->state = NULL;
-  if (!p || !p->dnnl || !k->in[1].data || k->in[1].data != p->wsrc)
+  if (!p || !p->use_dnnl || p->nchw || !k->graph || !k->in[1].data || k->in[1].data != p->wsrc)
     return RT_OK;
   nn_geom geo;
   int64_t xd[4];
@@ -2563,8 +2543,20 @@ static rt_status nn_conv_plan_kind(rt_kctx *k, nn_kind kind) {
   d.filter = p->wsrc;
   d.name = k->node->name;
   rt_error e = {0};
+  rt_status st = RT_OK;
+  pthread_mutex_lock(&k->graph->lazy_mu);
+  if (!p->dnnl && !p->dnnl_tried) {
+    p->dnnl_tried = true;
+    rt_dnnl_weights *dw = NULL;
+    rt_status ps = rt__dnnl_pack_conv(k->graph, &d, &dw, &e);
+    st = nn_dnnl_status(ps, &e, k->err, &p->dnnl, dw);
+  }
+  void *w = p->dnnl;
+  pthread_mutex_unlock(&k->graph->lazy_mu);
+  if (st != RT_OK || !w)
+    return st;
   void *state = NULL;
-  rt_status st = rt__dnnl_conv_plan(&d, p->dnnl, rt__threadpool_size(k->tp), &state, &e);
+  st = rt__dnnl_conv_plan(&d, w, rt__threadpool_size(k->tp), &state, &e);
   return nn_dnnl_status(st, &e, k->err, &k->state, state);
 }
 
@@ -2658,11 +2650,7 @@ static rt_status nn_pack_conv_like(rt_graph *g, rt_node *n, rt_error *err, nn_ki
     nn_transpose_filter(d[0] * d[1], d[2], d[3], src, wp);
   }
   p->wsrc = src;
-  p->wpack = wp;
-#ifdef ORCHARD_HAVE_DNNL
-  if ((st = nn_dnnl_pack_conv(g, n, p, kind, w, err)) != RT_OK)
-    return st;
-#endif
+  p->wpack = wp; /* oneDNN's layout is packed at the first plan (nn_conv_plan_kind) */
   return RT_OK;
 }
 
