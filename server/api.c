@@ -9,7 +9,9 @@
  * An inference job carries the raw body to a worker of the version the manager picked; the
  * servable stays valid while the job is in that version's pool (a retiring version drains
  * its pool before it unloads). If the request times out first, the job is cancelled when
- * still queued (503) or left to finish unanswered when already running (504).
+ * still queued (503) or left to finish unanswered when already running (504). A refusal
+ * because a queue is full is a 429 with Retry-After (workers.c estimates it). Metadata
+ * answers get an "orchard" key: workers x threads, auto-tune, effective batching.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -201,6 +203,12 @@ static char *error_body(const char *msg, size_t *len) {
   return srv_buf_take(&b, len);
 }
 
+static void set_retry_after(srv_request *r, int seconds) {
+  char v[16];
+  snprintf(v, sizeof v, "%d", seconds);
+  srv_request_add_header(r, "Retry-After", v);
+}
+
 /* ---------------------------------------------------------------- inference jobs */
 
 typedef enum job_kind { JOB_TFS, JOB_KSERVE } job_kind;
@@ -225,6 +233,7 @@ typedef struct api_job {
   srv_batch_task task;
   srv_infer_req breq;
   atomic_int refs;
+  int retry_after; /* > 0: refused because the queue was full; sent as Retry-After */
 } api_job;
 
 #define JOB_OF(p, member) ((api_job *)((char *)(p)-offsetof(api_job, member)))
@@ -290,6 +299,8 @@ static bool job_batch(api_job *j, srv_infer_req *req) {
   atomic_store(&j->refs, 0);
   *req = j->breq;
   memset(&j->breq, 0, sizeof j->breq);
+  if (sub == SRV_BATCH_SUBMIT_FULL)
+    j->retry_after = srv_pool_retry_after(j->sv->pool);
   j->code = sub == SRV_BATCH_SUBMIT_FULL     ? 429
             : sub == SRV_BATCH_SUBMIT_CLOSED ? 503
             : sub == SRV_BATCH_SUBMIT_NOMEM  ? 500
@@ -363,6 +374,8 @@ static void job_complete(srv_loop_item *it) {
   if (j->ran)
     srv_metrics_inference(j->model, j->version, j->infer_seconds);
   if (j->req) {
+    if (j->retry_after > 0)
+      set_retry_after(j->req, j->retry_after);
     srv_request_respond(j->req, j->code ? j->code : 500, "application/json", j->resp, j->resp_len);
     j->resp = NULL;
   }
@@ -433,11 +446,15 @@ static void handle_infer(srv_api *a, srv_request *r, const srv_route *rt, job_ki
   j->job.done = job_done;
   srv_pool *pool = sv->pool;
   srv_submit sub = srv_pool_submit(pool, &j->job);
+  /* Estimated under the manager lock: the pool cannot be retired meanwhile. */
+  int retry = sub == SRV_SUBMIT_FULL ? srv_pool_retry_after(pool) : 0;
   srv_models_release(a->models);
   if (sub == SRV_SUBMIT_OK) {
     srv_request_defer(r, job_abandon, j);
     return;
   }
+  if (retry > 0)
+    set_retry_after(r, retry);
   if (sub == SRV_SUBMIT_FULL)
     srv_request_error(r, 429, "model '%s' version %s: the request queue is full; retry later",
                       j->model, j->version);
@@ -460,6 +477,43 @@ static void handle_status(srv_api *a, srv_request *r, const srv_route *rt) {
     respond_json(r, 200, out);
 }
 
+/* The "orchard" key of the metadata answers: how this version is served. Under the manager
+ * lock (the servable and its pool are alive). */
+static json_t *serving_json(const srv_servable *sv) {
+  const srv_serving_info *in = sv->serving;
+  json_t *o = json_object();
+  if (!o || !in)
+    return o;
+  json_object_set_new(o, "workers", json_integer(in->workers));
+  json_object_set_new(o, "intra_op_threads", json_integer(in->intra_op_threads));
+  json_object_set_new(o, "auto_tuned", json_boolean(in->auto_tuned));
+  if (in->auto_tuned)
+    json_object_set_new(o, "auto_tune",
+                        json_pack("{s:b, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:f}", "measured",
+                                  in->tune.measured, "workers", in->tune.workers, "threads",
+                                  in->tune.threads, "batch", in->tune.batch, "inferences_per_s",
+                                  in->tune.inferences_per_s, "p99_ms", in->tune.p99_ms,
+                                  "configs_measured", in->tune.configs, "configs_skipped",
+                                  in->tune.skipped, "seconds", in->tune.seconds));
+  const srv_batcher_params *bp = srv_pool_batcher_params(sv->pool);
+  json_t *b = json_null();
+  if (bp) {
+    json_t *al = json_array();
+    for (int i = 0; i < bp->n_allowed; i++)
+      json_array_append_new(al, json_integer(bp->allowed[i]));
+    b = json_pack("{s:i, s:I, s:i, s:i, s:o, s:b, s:b}", "max_batch_size", bp->max_batch_size,
+                  "batch_timeout_micros", (json_int_t)bp->batch_timeout_micros,
+                  "max_enqueued_batches", bp->max_enqueued_batches, "num_batch_threads",
+                  in->workers, "allowed_batch_sizes", al, "enable_large_batch_splitting", bp->split,
+                  "model_override", in->batching_override);
+  }
+  json_object_set_new(o, "batching", b ? b : json_null());
+  if (!bp && in->batching_requested)
+    json_object_set_new(o, "batching_off_reason",
+                        json_string("an input has no open batch dimension (dim 0)"));
+  return o;
+}
+
 static void handle_metadata(srv_api *a, srv_request *r, const srv_route *rt, bool v2) {
   char msg[1024];
   const srv_servable *sv;
@@ -473,6 +527,8 @@ static void handle_metadata(srv_api *a, srv_request *r, const srv_route *rt, boo
   json_t *j = v2 ? srv_kserve_metadata(sv->sig, sv->model_name, sv->platform,
                                        srv_models_available_locked(a->models, sv->model_name))
                  : srv_tfs_metadata(sv->sig, sv->model_name, sv->version);
+  if (j)
+    json_object_set_new(j, "orchard", serving_json(sv));
   srv_models_release(a->models);
   respond_json(r, 200, j);
 }

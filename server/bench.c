@@ -11,6 +11,9 @@
  *
  * Workers x threads never exceed rt_cpu_count() unless --oversubscribe: on a 2-CPU cgroup
  * quota, 4 threads only queue and the numbers would describe the scheduler, not Orchard.
+ *
+ * srv_bench_autotune is tune for `serve --auto_tune`: the same splits, measurement and pick,
+ * with short windows and a time budget per model, batch 1 first so a pick always exists.
  */
 #include "bench.h"
 #include "cli.h"
@@ -393,6 +396,158 @@ int srv_bench_pick(const srv_bench_result *rows, int n, double *limit_ms_out) {
   return pick;
 }
 
+/* ---- auto-tune (serve --auto_tune) ---- */
+
+int srv_bench_splits(int cpus, int fixed_workers, int fixed_threads, int (*out)[2], int cap) {
+  int n = 0;
+  if (cpus < 1)
+    cpus = 1;
+  if (fixed_workers > 0 || fixed_threads > 0) {
+    /* One side is pinned: the other fills the CPUs, as srv_pool_decide does. */
+    int w =
+        fixed_workers > 0 ? fixed_workers : (cpus / fixed_threads > 1 ? cpus / fixed_threads : 1);
+    int t = fixed_threads > 0 ? fixed_threads : (cpus / w > 1 ? cpus / w : 1);
+    if (cap > 0) {
+      out[0][0] = w;
+      out[0][1] = t;
+      n = 1;
+    }
+    return n;
+  }
+  for (int w = 1; w <= cpus && n < cap; w++)
+    if (cpus % w == 0) {
+      out[n][0] = w;
+      out[n++][1] = cpus / w;
+    }
+  return n;
+}
+
+srv_autotune_params srv_autotune_default_params(void) {
+  return (srv_autotune_params){.cpus = 1, .budget_seconds = 3.0, .max_extra_batches = 3};
+}
+
+/* Up to `cap` sizes from `cand` (increasing, > 1), spread over the list and always ending
+ * with its largest: the sizes batching actually pads to. */
+static int spread_sizes(const int *cand, int n, int cap, int *out) {
+  if (n <= cap) {
+    memcpy(out, cand, (size_t)n * sizeof *out);
+    return n;
+  }
+  int k = 0;
+  for (int i = 0; i < cap; i++) {
+    int idx = (int)((double)(i + 1) * n / cap) - 1;
+    if (k == 0 || out[k - 1] != cand[idx])
+      out[k++] = cand[idx];
+  }
+  return k;
+}
+
+rt_status srv_bench_autotune(const rt_model *m, const srv_autotune_params *ap,
+                             srv_autotune_result *res, rt_error *err) {
+  memset(res, 0, sizeof *res);
+  double t_begin = now_s();
+  int splits[64][2];
+  int n_splits = srv_bench_splits(ap->cpus, ap->fixed_workers, ap->fixed_threads, splits, 64);
+  res->workers = splits[0][0];
+  res->threads = splits[0][1];
+  res->batch = 1;
+  if (n_splits <= 1) {
+    res->measured = false; /* nothing to choose: no time spent */
+    return RT_OK;
+  }
+  /* Batch 1 first: the pick's latency bound comes from it, and it is what a lone request
+   * sees. Then a few of the sizes batching pads to. */
+  int batches[1 + 16], n_batches = 1;
+  batches[0] = 1;
+  int cand[SRV_AUTOTUNE_MAX_SIZES], n_cand = 0;
+  for (int i = 0; i < ap->n_batch_sizes && n_cand < SRV_AUTOTUNE_MAX_SIZES; i++)
+    if (ap->batch_sizes[i] > 1 && (n_cand == 0 || ap->batch_sizes[i] > cand[n_cand - 1]))
+      cand[n_cand++] = ap->batch_sizes[i];
+  int cap = ap->max_extra_batches < 16 ? ap->max_extra_batches : 16;
+  n_batches += spread_sizes(cand, n_cand, cap > 0 ? cap : 0, batches + 1);
+  int total = n_batches * n_splits;
+  srv_bench_result *rows = calloc((size_t)total, sizeof *rows);
+  if (!rows) {
+    err->code = RT_ERR_NOMEM;
+    snprintf(err->msg, sizeof err->msg, "auto-tune: out of memory");
+    return RT_ERR_NOMEM;
+  }
+  /* Timed windows share about half the budget; plans, sessions and warm-up runs take the
+   * rest. A config whose estimated cost no longer fits is skipped rather than overrunning. */
+  double budget = ap->budget_seconds > 0 ? ap->budget_seconds : 3.0;
+  srv_bench_params p = srv_bench_default_params();
+  p.seconds = budget * 0.5 / total;
+  if (p.seconds > 0.5)
+    p.seconds = 0.5;
+  if (p.seconds < 0.02)
+    p.seconds = 0.02;
+  p.warmup_seconds = p.seconds / 5;
+  double cost_b1 = 0; /* slowest batch-1 config so far, whole measure call */
+  int n_rows = 0;
+  rt_status st = RT_OK;
+  for (int b = 0; b < n_batches && st == RT_OK; b++) {
+    double left = budget - (now_s() - t_begin);
+    if (b > 0 && cost_b1 * batches[b] / 2 > left) {
+      res->skipped += n_splits;
+      continue;
+    }
+    rt_tensor *ins = NULL;
+    rt_error ierr = {0};
+    if (srv_bench_inputs(m, batches[b], NULL, &ins, &ierr) != RT_OK) {
+      if (b == 0) {
+        *err = ierr;
+        st = ierr.code ? ierr.code : RT_ERR_INVALID_ARG;
+      }
+      res->skipped += n_splits;
+      continue;
+    }
+    for (int c = 0; c < n_splits; c++) {
+      left = budget - (now_s() - t_begin);
+      if (n_rows > 0 && (b > 0 ? cost_b1 * batches[b] / 2 : cost_b1) > left) {
+        res->skipped++;
+        continue;
+      }
+      p.batch = batches[b];
+      p.workers = splits[c][0];
+      p.threads = splits[c][1];
+      double t0 = now_s();
+      rt_error merr = {0};
+      if (srv_bench_measure(m, ins, &p, &rows[n_rows], &merr) != RT_OK) {
+        if (b == 0) { /* batch 1 must run: the model cannot serve otherwise either */
+          *err = merr;
+          st = merr.code ? merr.code : RT_ERR_INTERNAL;
+          break;
+        }
+        res->skipped++;
+        continue;
+      }
+      double cost = now_s() - t0;
+      if (b == 0 && cost > cost_b1)
+        cost_b1 = cost;
+      n_rows++;
+    }
+    srv_bench_free_inputs(m, ins);
+  }
+  if (st == RT_OK) {
+    int pick = srv_bench_pick(rows, n_rows, &res->p99_limit_ms);
+    if (pick < 0) {
+      st = err->code = RT_ERR_INTERNAL;
+      snprintf(err->msg, sizeof err->msg, "auto-tune: no batch-1 measurement");
+    } else {
+      res->measured = true;
+      res->workers = rows[pick].workers;
+      res->threads = rows[pick].threads;
+      res->batch = rows[pick].batch;
+      res->inferences_per_s = rows[pick].inferences_per_s;
+      res->p99_ms = rows[pick].p99_ms;
+      res->configs = n_rows;
+    }
+  }
+  res->seconds = now_s() - t_begin;
+  free(rows);
+  return st;
+}
+
 /* ---- command lines ---- */
 
 /* Matches argv[*i] against "--name value" / "--name=value"; on a match returns the value
@@ -722,12 +877,8 @@ int srv_bench_tune_main(int argc, char **argv) {
     goto done;
   }
   /* Every split of the CPUs into workers x threads with nothing left idle. */
-  int splits[64][2], n_splits = 0;
-  for (int w = 1; w <= cpus && n_splits < 64; w++)
-    if (cpus % w == 0) {
-      splits[n_splits][0] = w;
-      splits[n_splits++][1] = cpus / w;
-    }
+  int splits[64][2];
+  int n_splits = srv_bench_splits(cpus, 0, 0, splits, 64);
   rows = calloc((size_t)n_splits * (size_t)n_batches + 1, sizeof *rows);
   if (!rows)
     goto done;

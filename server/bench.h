@@ -12,6 +12,7 @@
 
 #include "orchard/rt.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct srv_bench_params {
@@ -56,6 +57,37 @@ double srv_bench_percentile(const double *sorted, size_t n, double q);
 /* tune's pick among rows: the best inferences/s whose p99 is within 2x the best single-
  * inference latency (the lowest p99 among batch-1 rows). -1 when there is no batch-1 row. */
 int srv_bench_pick(const srv_bench_result *rows, int n, double *limit_ms_out);
+
+/* The workers x threads splits tune measures: every w x (cpus / w) with w dividing cpus, or,
+ * when one side is fixed (> 0), the single split where the other fills the CPUs. Returns
+ * how many were written to out (at most cap). */
+int srv_bench_splits(int cpus, int fixed_workers, int fixed_threads, int (*out)[2], int cap);
+
+/* `serve --auto_tune`: tune's measurement and pick, bounded in time, for one loaded model. */
+#define SRV_AUTOTUNE_MAX_SIZES 64
+typedef struct srv_autotune_params {
+  int cpus;                         /* rt_cpu_count() */
+  int fixed_workers, fixed_threads; /* > 0: given explicitly, not tuned */
+  const int *batch_sizes;           /* sizes batching pads to (allowed sizes or max_batch_size); */
+  int n_batch_sizes;                /* none without batching: batch 1 only */
+  int max_extra_batches; /* at most this many of them are measured, spread, largest kept */
+  double budget_seconds; /* whole tune, sessions and warm-up included (best effort) */
+} srv_autotune_params;
+srv_autotune_params srv_autotune_default_params(void);
+
+typedef struct srv_autotune_result {
+  bool measured;               /* false: one split only, nothing was run */
+  int workers, threads, batch; /* the pick (batch: the row it came from) */
+  double inferences_per_s, p99_ms, p99_limit_ms;
+  int configs, skipped; /* configs measured; skipped to stay in the budget or unplannable */
+  double seconds;       /* time spent */
+} srv_autotune_result;
+
+/* Measures batch 1 on every split, then the larger sizes while the budget lasts (a config
+ * whose cost, estimated from batch 1, would overrun is skipped), and picks as tune does
+ * (srv_bench_pick). Fails only when batch 1 cannot run. */
+rt_status srv_bench_autotune(const rt_model *m, const srv_autotune_params *p,
+                             srv_autotune_result *out, rt_error *err);
 
 /* VmRSS of this process in bytes (0 if unknown). */
 size_t srv_bench_rss_bytes(void);

@@ -4,6 +4,8 @@
  * Each field is checked where it is read, with its JSON path built on the way down, so the
  * message always points at the exact field. Unknown fields are errors: a typo in a
  * manifest ("num_version") should fail at start-up, not silently serve the wrong versions.
+ * A model entry's "batching_parameters" uses the batching file's parser on a sub-object and
+ * remembers which fields it gave, so the rest can come from the file when merged.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -130,14 +132,23 @@ static int parse_policy(json_t *pol, const char *path, const char *at, srv_model
   return fail(msg, cap, path, f, "unknown policy (latest, all or specific)");
 }
 
+static void batching_defaults(srv_batching_params *out);
+static int parse_batching_obj(json_t *obj, const char *path, const char *at, bool whole,
+                              srv_batching_params *out, char *msg, size_t cap);
+
 static int parse_model(json_t *e, const char *path, int idx, srv_model_spec *m, char *msg,
                        size_t cap) {
   char at[64], f[1024];
   snprintf(at, sizeof at, "model_config_list[%d]", idx);
   if (!json_is_object(e))
     return fail(msg, cap, path, at, "expected an object");
-  static const char *const ok[] = {
-      "name", "base_path", "model_platform", "model_version_policy", "version_labels", NULL};
+  static const char *const ok[] = {"name",
+                                   "base_path",
+                                   "model_platform",
+                                   "model_version_policy",
+                                   "version_labels",
+                                   "batching_parameters",
+                                   NULL};
   if (only_fields(e, ok, path, at, msg, cap))
     return -1;
   json_t *name = json_object_get(e, "name"), *base = json_object_get(e, "base_path");
@@ -182,6 +193,17 @@ static int parse_model(json_t *e, const char *path, int idx, srv_model_spec *m, 
         return fail(msg, cap, path, f, "out of memory");
       m->n_labels++;
     }
+  }
+  json_t *bp = json_object_get(e, "batching_parameters");
+  if (bp) {
+    /* Only the fields given are kept (m->batching->given): the rest come from the
+     * --batching_parameters_file or its defaults when the version loads. */
+    snprintf(f, sizeof f, "%s.batching_parameters", at);
+    if (!(m->batching = calloc(1, sizeof *m->batching)))
+      return fail(msg, cap, path, f, "out of memory");
+    batching_defaults(m->batching);
+    if (parse_batching_obj(bp, path, f, false, m->batching, msg, cap))
+      return -1;
   }
   return 0;
 }
@@ -303,6 +325,9 @@ void srv_model_config_free(srv_model_config *c) {
     for (int j = 0; j < m->n_labels; j++)
       free(m->labels[j].name);
     free(m->labels);
+    if (m->batching)
+      srv_batching_params_free(m->batching);
+    free(m->batching);
   }
   free(c->models);
   memset(c, 0, sizeof *c);
@@ -320,22 +345,30 @@ bool srv_model_spec_equal(const srv_model_spec *a, const srv_model_spec *b) {
     if (strcmp(a->labels[i].name, b->labels[i].name) ||
         a->labels[i].version != b->labels[i].version)
       return false;
+  return srv_batching_params_equal(a->batching, b->batching);
+}
+
+bool srv_batching_params_equal(const srv_batching_params *a, const srv_batching_params *b) {
+  if (!a || !b)
+    return a == b;
+  if (a->given != b->given || a->max_batch_size != b->max_batch_size ||
+      a->batch_timeout_micros != b->batch_timeout_micros ||
+      a->max_enqueued_batches != b->max_enqueued_batches ||
+      a->num_batch_threads != b->num_batch_threads || a->n_allowed != b->n_allowed ||
+      a->enable_large_batch_splitting != b->enable_large_batch_splitting)
+    return false;
+  for (int i = 0; i < a->n_allowed; i++)
+    if (a->allowed_batch_sizes[i] != b->allowed_batch_sizes[i])
+      return false;
   return true;
 }
 
-int srv_config_parse_batching(const char *text, size_t len, const char *path,
+/* Reads the batching fields present in `obj` into *out (marking them in out->given); `at` is
+ * the JSON path of obj ("" for a whole file). Fields absent keep what *out holds. Checks each
+ * field alone, and max_batch_size against allowed_batch_sizes and max_enqueued_batches when
+ * `whole` (a file: defaults fill the rest) or when obj gives both sides. */
+static int parse_batching_obj(json_t *obj, const char *path, const char *at, bool whole,
                               srv_batching_params *out, char *msg, size_t cap) {
-  memset(out, 0, sizeof *out);
-  out->max_batch_size = 32;
-  out->batch_timeout_micros = 0;
-  out->max_enqueued_batches = 64;
-  out->num_batch_threads = 1;
-  json_error_t je;
-  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-  if (!root)
-    return fail(msg, cap, path, "", "bad JSON at line %d column %d: %s", je.line, je.column,
-                je.text);
-  int rc = -1;
   static const char *const ok[] = {"max_batch_size",
                                    "batch_timeout_micros",
                                    "max_enqueued_batches",
@@ -343,12 +376,12 @@ int srv_config_parse_batching(const char *text, size_t len, const char *path,
                                    "allowed_batch_sizes",
                                    "enable_large_batch_splitting",
                                    NULL};
-  if (!json_is_object(root)) {
-    fail(msg, cap, path, "", "expected an object");
-    goto done;
-  }
-  if (only_fields(root, ok, path, "", msg, cap))
-    goto done;
+  char f[1024];
+  if (!json_is_object(obj))
+    return fail(msg, cap, path, at, "expected an object");
+  if (only_fields(obj, ok, path, at, msg, cap))
+    return -1;
+  const char *dot = *at ? "." : "";
   /* Upper bounds keep the batcher's fixed queue table (batcher.c) and a worker's padded
    * batch within reason: memory stays bounded whatever the file says. */
   struct {
@@ -356,76 +389,146 @@ int srv_config_parse_batching(const char *text, size_t len, const char *path,
     int64_t *dst;
     bool zero_ok;
     int64_t max;
-  } ints[] = {{"max_batch_size", &out->max_batch_size, false, 65536},
-              {"batch_timeout_micros", &out->batch_timeout_micros, true, 60000000},
-              {"max_enqueued_batches", &out->max_enqueued_batches, false, 1000000},
-              {"num_batch_threads", &out->num_batch_threads, false, 1024}};
+    unsigned bit;
+  } ints[] = {
+      {"max_batch_size", &out->max_batch_size, false, 65536, SRV_BP_MAX_BATCH_SIZE},
+      {"batch_timeout_micros", &out->batch_timeout_micros, true, 60000000, SRV_BP_TIMEOUT},
+      {"max_enqueued_batches", &out->max_enqueued_batches, false, 1000000, SRV_BP_MAX_ENQUEUED},
+      {"num_batch_threads", &out->num_batch_threads, false, 1024, SRV_BP_THREADS}};
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-    json_t *v = json_object_get(root, ints[i].name);
+    json_t *v = json_object_get(obj, ints[i].name);
     if (!v)
       continue;
-    if (!json_is_integer(v) || json_integer_value(v) < (ints[i].zero_ok ? 0 : 1)) {
-      fail(msg, cap, path, ints[i].name, "must be a %s integer",
-           ints[i].zero_ok ? "non-negative" : "positive");
-      goto done;
-    }
-    if (json_integer_value(v) > ints[i].max) {
-      fail(msg, cap, path, ints[i].name, "must be at most %lld", (long long)ints[i].max);
-      goto done;
-    }
+    snprintf(f, sizeof f, "%s%s%s", at, dot, ints[i].name);
+    if (!json_is_integer(v) || json_integer_value(v) < (ints[i].zero_ok ? 0 : 1))
+      return fail(msg, cap, path, f, "must be a %s integer",
+                  ints[i].zero_ok ? "non-negative" : "positive");
+    if (json_integer_value(v) > ints[i].max)
+      return fail(msg, cap, path, f, "must be at most %lld", (long long)ints[i].max);
     *ints[i].dst = json_integer_value(v);
+    out->given |= ints[i].bit;
   }
-  if (out->max_batch_size * out->max_enqueued_batches > (INT64_C(1) << 24)) {
-    fail(msg, cap, path, "max_enqueued_batches",
-         "max_enqueued_batches x max_batch_size must be at most 16777216");
-    goto done;
+  unsigned both = SRV_BP_MAX_BATCH_SIZE | SRV_BP_MAX_ENQUEUED;
+  if ((whole || (out->given & both) == both) &&
+      out->max_batch_size * out->max_enqueued_batches > (INT64_C(1) << 24)) {
+    snprintf(f, sizeof f, "%s%smax_enqueued_batches", at, dot);
+    return fail(msg, cap, path, f,
+                "max_enqueued_batches x max_batch_size must be at most 16777216");
   }
-  json_t *split = json_object_get(root, "enable_large_batch_splitting");
-  if (split && !json_is_boolean(split)) {
-    fail(msg, cap, path, "enable_large_batch_splitting", "must be true or false");
-    goto done;
+  json_t *split = json_object_get(obj, "enable_large_batch_splitting");
+  if (split) {
+    snprintf(f, sizeof f, "%s%senable_large_batch_splitting", at, dot);
+    if (!json_is_boolean(split))
+      return fail(msg, cap, path, f, "must be true or false");
+    out->enable_large_batch_splitting = json_is_true(split);
+    out->given |= SRV_BP_SPLIT;
   }
-  out->enable_large_batch_splitting = split && json_is_true(split);
-  json_t *al = json_object_get(root, "allowed_batch_sizes");
+  json_t *al = json_object_get(obj, "allowed_batch_sizes");
   if (al) {
-    if (!json_is_array(al) || json_array_size(al) == 0) {
-      fail(msg, cap, path, "allowed_batch_sizes", "expected a non-empty list");
-      goto done;
-    }
-    out->n_allowed = (int)json_array_size(al);
-    out->allowed_batch_sizes = calloc((size_t)out->n_allowed, sizeof(int64_t));
-    if (!out->allowed_batch_sizes) {
-      fail(msg, cap, path, "allowed_batch_sizes", "out of memory");
-      goto done;
-    }
-    for (int i = 0; i < out->n_allowed; i++) {
-      char f[64];
-      snprintf(f, sizeof f, "allowed_batch_sizes[%d]", i);
+    snprintf(f, sizeof f, "%s%sallowed_batch_sizes", at, dot);
+    if (!json_is_array(al) || json_array_size(al) == 0)
+      return fail(msg, cap, path, f, "expected a non-empty list");
+    if (json_array_size(al) > 64)
+      return fail(msg, cap, path, f, "at most 64 sizes");
+    int n = (int)json_array_size(al);
+    int64_t *sizes = calloc((size_t)n, sizeof *sizes);
+    if (!sizes)
+      return fail(msg, cap, path, f, "out of memory");
+    free(out->allowed_batch_sizes);
+    out->allowed_batch_sizes = sizes;
+    out->n_allowed = n;
+    out->given |= SRV_BP_ALLOWED;
+    for (int i = 0; i < n; i++) {
+      snprintf(f, sizeof f, "%s%sallowed_batch_sizes[%d]", at, dot, i);
       int64_t v;
-      if (!positive_int(json_array_get(al, (size_t)i), &v)) {
-        fail(msg, cap, path, f, "must be a positive integer");
-        goto done;
-      }
-      if (i && v <= out->allowed_batch_sizes[i - 1]) {
-        fail(msg, cap, path, f, "sizes must increase");
-        goto done;
-      }
-      out->allowed_batch_sizes[i] = v;
+      if (!positive_int(json_array_get(al, (size_t)i), &v))
+        return fail(msg, cap, path, f, "must be a positive integer");
+      if (i && v <= sizes[i - 1])
+        return fail(msg, cap, path, f, "sizes must increase");
+      sizes[i] = v;
     }
-    if (out->allowed_batch_sizes[out->n_allowed - 1] != out->max_batch_size) {
-      char f[64];
-      snprintf(f, sizeof f, "allowed_batch_sizes[%d]", out->n_allowed - 1);
-      fail(msg, cap, path, f, "the last size must equal max_batch_size (%lld)",
-           (long long)out->max_batch_size);
-      goto done;
-    }
+    if ((whole || (out->given & SRV_BP_MAX_BATCH_SIZE)) && sizes[n - 1] != out->max_batch_size)
+      return fail(msg, cap, path, f, "the last size must equal max_batch_size (%lld)",
+                  (long long)out->max_batch_size);
   }
-  rc = 0;
-done:
+  return 0;
+}
+
+static void batching_defaults(srv_batching_params *out) {
+  memset(out, 0, sizeof *out);
+  out->max_batch_size = 32;
+  out->batch_timeout_micros = 0;
+  out->max_enqueued_batches = 64;
+  out->num_batch_threads = 1;
+}
+
+int srv_config_parse_batching(const char *text, size_t len, const char *path,
+                              srv_batching_params *out, char *msg, size_t cap) {
+  batching_defaults(out);
+  json_error_t je;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  if (!root)
+    return fail(msg, cap, path, "", "bad JSON at line %d column %d: %s", je.line, je.column,
+                je.text);
+  int rc = parse_batching_obj(root, path, "", true, out, msg, cap);
   json_decref(root);
   if (rc)
     srv_batching_params_free(out);
   return rc;
+}
+
+int srv_config_merge_batching(const srv_batching_params *base, const srv_batching_params *over,
+                              srv_batching_params *out, const char *path, const char *at, char *msg,
+                              size_t cap) {
+  *out = *base;
+  out->allowed_batch_sizes = NULL;
+  out->n_allowed = 0;
+  if (over->given & SRV_BP_MAX_BATCH_SIZE)
+    out->max_batch_size = over->max_batch_size;
+  if (over->given & SRV_BP_TIMEOUT)
+    out->batch_timeout_micros = over->batch_timeout_micros;
+  if (over->given & SRV_BP_MAX_ENQUEUED)
+    out->max_enqueued_batches = over->max_enqueued_batches;
+  if (over->given & SRV_BP_THREADS)
+    out->num_batch_threads = over->num_batch_threads;
+  if (over->given & SRV_BP_SPLIT)
+    out->enable_large_batch_splitting = over->enable_large_batch_splitting;
+  out->given = base->given | over->given;
+  const int64_t *src =
+      over->given & SRV_BP_ALLOWED ? over->allowed_batch_sizes : base->allowed_batch_sizes;
+  int n_src = over->given & SRV_BP_ALLOWED ? over->n_allowed : base->n_allowed;
+  char f[1024];
+  if (n_src) {
+    if (!(out->allowed_batch_sizes = calloc((size_t)n_src + 1, sizeof(int64_t))))
+      return fail(msg, cap, path, at, "out of memory");
+    if (over->given & SRV_BP_ALLOWED) {
+      memcpy(out->allowed_batch_sizes, src, (size_t)n_src * sizeof(int64_t));
+      out->n_allowed = n_src;
+    } else {
+      /* Only max_batch_size changed: the inherited sizes below it stay, capped by the new
+       * maximum, so the last allowed size still equals max_batch_size. */
+      for (int i = 0; i < n_src && src[i] < out->max_batch_size; i++)
+        out->allowed_batch_sizes[out->n_allowed++] = src[i];
+      out->allowed_batch_sizes[out->n_allowed++] = out->max_batch_size;
+    }
+  }
+  if (out->n_allowed && out->allowed_batch_sizes[out->n_allowed - 1] != out->max_batch_size) {
+    snprintf(f, sizeof f, "%s%sallowed_batch_sizes", at, *at ? "." : "");
+    fail(msg, cap, path, f, "the last size must equal max_batch_size (%lld, from %s)",
+         (long long)out->max_batch_size,
+         over->given & SRV_BP_MAX_BATCH_SIZE ? "this entry" : "the batching parameters file");
+    srv_batching_params_free(out);
+    return -1;
+  }
+  if (out->max_batch_size * out->max_enqueued_batches > (INT64_C(1) << 24)) {
+    snprintf(f, sizeof f, "%s%smax_enqueued_batches", at, *at ? "." : "");
+    fail(msg, cap, path, f,
+         "max_enqueued_batches x max_batch_size must be at most 16777216 (with the batching "
+         "parameters file's values for the fields not given here)");
+    srv_batching_params_free(out);
+    return -1;
+  }
+  return 0;
 }
 
 int srv_config_load_batching(const char *path, srv_batching_params *out, char *msg, size_t cap) {

@@ -44,9 +44,11 @@ static const flag_def SRV_FLAGS[] = {
     {"file_system_poll_wait_seconds", FLAG_INT, OFF(file_system_poll_wait_seconds), "1", 0, 86400,
      NULL, "seconds between scans of the model repositories (0 = scan once)"},
     {"enable_batching", FLAG_BOOL, OFF(enable_batching), "false", 0, 0, NULL,
-     "batch requests together (not available yet: requests run unbatched)"},
+     "batch requests of a model version together (--batching_parameters_file; a model "
+     "config entry's batching_parameters override it for that model)"},
     {"batching_parameters_file", FLAG_STRING, OFF(batching_parameters_file), NULL, 0, 0, NULL,
-     "JSON batching parameters (validated; used once batching lands)"},
+     "JSON batching parameters: max_batch_size, batch_timeout_micros, max_enqueued_batches, "
+     "num_batch_threads, allowed_batch_sizes, enable_large_batch_splitting"},
     {"tensorflow_intra_op_parallelism", FLAG_INT, OFF(tensorflow_intra_op_parallelism), "0", 0,
      1024, NULL, "threads one inference uses (0 = decide from the CPU quota)"},
     {"tensorflow_inter_op_parallelism", FLAG_INT, OFF(tensorflow_inter_op_parallelism), "0", 0,
@@ -58,8 +60,8 @@ static const flag_def SRV_FLAGS[] = {
     {"enable_model_warmup", FLAG_BOOL, OFF(enable_model_warmup), "true", 0, 0, NULL,
      "run each worker once at the model's fixed shapes before a version serves"},
     {"auto_tune", FLAG_BOOL, OFF(auto_tune), "false", 0, 0, NULL,
-     "pick inter x intra for each model by measuring (until `orchard tune` lands: the CPU "
-     "quota heuristic)"},
+     "pick workers x intra-op threads for each model version by measuring at load, as "
+     "`orchard tune` does (a few seconds per version); explicit --tensorflow_*_parallelism win"},
     {"max_request_bytes", FLAG_INT, OFF(max_request_bytes), "67108864", 1, INT64_C(4294967296),
      NULL, "largest request body accepted; larger gets 413"},
     {"log_format", FLAG_ENUM, OFF(log_format), "text", 0, 0, LOG_FORMATS,

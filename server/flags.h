@@ -52,6 +52,7 @@ void srv_flags_free(srv_flags *f);
  * --model_base_path (its Docker entrypoint always passes those two). */
 int srv_flags_parse(srv_flags *f, int argc, char **argv, char *err, size_t errcap);
 
+
 /* The flag table as `orchard serve --help` prints it. */
 void srv_flags_help(FILE *out);
 

@@ -10,7 +10,8 @@
  * A request moves RECEIVING -> HANDLING -> (DEFERRED ->) ANSWERED -> SENT. Deferred requests
  * sit in a list in deadline order (one timeout for all, so append order is deadline order)
  * watched by one uv timer. A request is freed in MHD's completion callback, which also
- * records its metric and access-log line.
+ * records its metric and access-log line. Extra response headers (Retry-After) are kept on
+ * the request, checked for CR/LF and non-token names, and added when the answer is sent.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -57,6 +58,8 @@ struct srv_request {
   void (*cb)(srv_request *, void *, srv_abandon);
   void *cb_arg;
   char api[32], model[128], version[24];
+  char **extra; /* name, value, name, value ... (srv_request_add_header) */
+  int n_extra;
 };
 
 struct srv_http {
@@ -135,6 +138,8 @@ static enum MHD_Result send_response(srv_request *r) {
   MHD_add_response_header(resp, MHD_HTTP_HEADER_SERVER, "orchard");
   if (r->h->quiescing)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  for (int i = 0; i + 1 < r->n_extra; i += 2)
+    MHD_add_response_header(resp, r->extra[i], r->extra[i + 1]);
   enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->code, resp);
   MHD_destroy_response(resp);
   r->state = RQ_SENT;
@@ -163,6 +168,37 @@ void srv_request_respond(srv_request *r, int code, const char *content_type, cha
       uv_timer_start(&r->h->mhd_timer, on_mhd_timer, 0, 0); /* MHD applies resumes in MHD_run */
     }
   }
+}
+
+/* A token (RFC 9110) for names; visible ASCII and spaces for values: nothing a client could
+ * smuggle a second header or a body through. */
+static bool header_ok(const char *s, bool name) {
+  if (!*s && name)
+    return false;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c < 0x20 || c > 0x7e || (name && (c == ' ' || c == ':' || c == '"' || c == ',')))
+      return false;
+  }
+  return true;
+}
+
+bool srv_request_add_header(srv_request *r, const char *name, const char *value) {
+  if (r->state == RQ_SENT || r->n_extra >= 32 || !header_ok(name, true) || !header_ok(value, false))
+    return false;
+  char **ne = realloc(r->extra, (size_t)(r->n_extra + 2) * sizeof *ne);
+  if (!ne)
+    return false;
+  r->extra = ne;
+  char *n = strdup(name), *v = strdup(value);
+  if (!n || !v) {
+    free(n);
+    free(v);
+    return false;
+  }
+  r->extra[r->n_extra++] = n;
+  r->extra[r->n_extra++] = v;
+  return true;
 }
 
 void srv_request_error(srv_request *r, int code, const char *fmt, ...) {
@@ -367,6 +403,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     srv_logf(level, r->id, "%s %s -> %d (%.2f ms)%s", r->method, r->path, code, secs * 1e3,
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " [connection ended early]");
   free(r->resp);
+  for (int i = 0; i < r->n_extra; i++)
+    free(r->extra[i]);
+  free(r->extra);
   srv_buf_free(&r->body);
   free(r->method);
   free(r->path);

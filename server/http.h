@@ -60,6 +60,11 @@ void srv_request_label(srv_request *r, const char *api, const char *model, const
 /* Answers. Takes `body` (malloc'd; may be NULL with len 0). */
 void srv_request_respond(srv_request *r, int code, const char *content_type, char *body,
                          size_t len);
+/* Adds a response header (e.g. Retry-After) to the answer, whichever way it is answered
+ * later; call it before srv_request_respond / srv_request_error. Up to 16 headers. false
+ * (nothing added) when the request was already sent, or the name is not an HTTP token or
+ * the value holds control characters. Both are copied. */
+bool srv_request_add_header(srv_request *r, const char *name, const char *value);
 /* {"error": message} with `code`. */
 void srv_request_error(srv_request *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -11,12 +11,19 @@
  * A version directory is a positive integer without leading zeros. Its "signature" (a hash
  * of its files' names, sizes and mtimes) lets a failed version be retried only once its
  * files change, e.g. when a copy into the repository finishes.
+ *
+ * A version's pool is sized on the load path: with --auto_tune the measurement of bench.c
+ * runs there (a few seconds, never on the loop) before the version turns AVAILABLE; its
+ * batching parameters are the global ones with the model entry's override merged in. What
+ * was chosen is kept in the record (srv_serving_info) for the metadata endpoints.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "models.h"
+#include "flags.h"
 #include "log.h"
 #include "metrics.h"
+#include "orchard/cpu.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +53,7 @@ typedef struct vrec {
   srv_pool *pool;
   srv_servable servable;
   char platform[64];
+  srv_serving_info info;
 } vrec;
 
 typedef struct entry {
@@ -92,6 +100,9 @@ static void spec_free(srv_model_spec *s) {
   for (int j = 0; j < s->n_labels; j++)
     free(s->labels[j].name);
   free(s->labels);
+  if (s->batching)
+    srv_batching_params_free(s->batching);
+  free(s->batching);
   memset(s, 0, sizeof *s);
 }
 
@@ -283,6 +294,140 @@ static bool wanted(const srv_model_spec *s, const disk_version *dv, int n, int i
 
 /* ---------------------------------------------------------------- load / retire */
 
+/* The parameters a version of `e` batches with: the global ones with the entry's override
+ * applied. *owned tells whether out must be freed. */
+static int effective_batching(const srv_models *M, const entry *e, srv_batching_params *out,
+                              bool *owned, char *msg, size_t cap) {
+  *owned = false;
+  if (!e->spec.batching) {
+    *out = *M->p.batching;
+    return 0;
+  }
+  *owned = true;
+  return srv_config_merge_batching(M->p.batching, e->spec.batching, out,
+                                   M->config_file ? M->config_file : "(model config)",
+                                   "batching_parameters", msg, cap);
+}
+
+/* Batch sizes the batcher pads to, for the tuning: the allowed sizes, else max_batch_size. */
+static int tune_sizes(const srv_batching_params *bp, int *out, int cap) {
+  int n = 0;
+  for (int i = 0; i < bp->n_allowed && n < cap; i++)
+    out[n++] = (int)bp->allowed_batch_sizes[i];
+  if (!bp->n_allowed && cap > 0)
+    out[n++] = (int)bp->max_batch_size;
+  return n;
+}
+
+/* Manager thread, outside mu: decides workers x threads (measuring when --auto_tune) and
+ * creates the version's pool. A version serves only after this returns. */
+static rt_status start_pool(srv_models *M, entry *e, int64_t number, const char *number_str,
+                            const rt_model *model, srv_pool **pool, srv_serving_info *info,
+                            rt_error *err) {
+  char pname[256], msg[1024];
+  snprintf(pname, sizeof pname, "model '%s' version %" PRId64, e->spec.name, number);
+  srv_batching_params bp = {0};
+  bool owned = false;
+  if (M->p.batching && effective_batching(M, e, &bp, &owned, msg, sizeof msg) != 0) {
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+    err->code = RT_ERR_INVALID_ARG;
+    return RT_ERR_INVALID_ARG;
+  }
+  info->batching_requested = M->p.batching != NULL;
+  info->batching_override = M->p.batching && e->spec.batching;
+  int workers = M->p.batching ? (int)bp.num_batch_threads : M->p.inter_op;
+  int intra = M->p.intra_op;
+  if (M->p.auto_tune) {
+    /* With batching, num_batch_threads given in a file counts as an explicit worker count. */
+    int fixed_w = M->p.batching && (bp.given & SRV_BP_THREADS) ? (int)bp.num_batch_threads
+                                                               : M->p.inter_op_given;
+    int fixed_t = M->p.intra_op_given;
+    if (fixed_w > 0 && fixed_t > 0) {
+      info->auto_tune_pinned = true;
+      srv_log_info("%s: --auto_tune: %d workers x %d threads were given explicitly; not "
+                   "measuring",
+                   pname, fixed_w, fixed_t);
+    } else {
+      srv_autotune_params ap = srv_autotune_default_params();
+      int sizes[SRV_AUTOTUNE_MAX_SIZES];
+      ap.cpus = rt_cpu_count();
+      ap.fixed_workers = fixed_w;
+      ap.fixed_threads = fixed_t;
+      if (M->p.auto_tune_seconds > 0)
+        ap.budget_seconds = M->p.auto_tune_seconds;
+      if (M->p.batching) {
+        ap.batch_sizes = sizes;
+        ap.n_batch_sizes = tune_sizes(&bp, sizes, SRV_AUTOTUNE_MAX_SIZES);
+      }
+      srv_autotune_result res;
+      rt_error terr = {0};
+      srv_log_info("%s: --auto_tune: measuring workers x threads on %d CPUs (about %.0f s)", pname,
+                   ap.cpus, ap.budget_seconds);
+      if (srv_bench_autotune(model, &ap, &res, &terr) != RT_OK) {
+        srv_log_warn("%s: --auto_tune failed, keeping %d workers x %d threads: %s", pname, workers,
+                     intra, terr.msg);
+      } else {
+        workers = res.workers;
+        intra = res.threads;
+        info->auto_tuned = true;
+        info->tune = res;
+        if (res.measured)
+          srv_log_info("%s: --auto_tune pick: %d workers x %d threads (batch %d: %.1f "
+                       "inferences/s, p99 %.2f ms; %d configs measured, %d skipped, %.2f s)",
+                       pname, res.workers, res.threads, res.batch, res.inferences_per_s, res.p99_ms,
+                       res.configs, res.skipped, res.seconds);
+        else
+          srv_log_info("%s: --auto_tune: only %d workers x %d threads fit; nothing to measure",
+                       pname, res.workers, res.threads);
+      }
+    }
+  }
+  srv_pool_params pp = srv_pool_default_params();
+  pp.workers = workers;
+  pp.intra_op_threads = intra;
+  pp.queue_capacity = M->p.queue_capacity;
+  pp.warmup = M->p.warmup;
+  pp.name = pname;
+  pp.batching = M->p.batching ? &bp : NULL;
+  pp.model = e->spec.name;
+  pp.version = number_str;
+  rt_status st = srv_pool_create(model, &pp, pool, err);
+  if (owned)
+    srv_batching_params_free(&bp);
+  if (st == RT_OK) {
+    info->workers = srv_pool_workers(*pool);
+    info->intra_op_threads = srv_pool_intra(*pool);
+  }
+  return st;
+}
+
+/* "2 workers x 1 threads (auto-tuned ...); batching max_batch_size 8, ..." for the log. */
+static void describe_serving(const srv_serving_info *info, srv_pool *pool, char *out, size_t cap) {
+  size_t o =
+      (size_t)snprintf(out, cap, "%d workers x %d threads", info->workers, info->intra_op_threads);
+  if (o < cap && info->auto_tuned)
+    o += (size_t)snprintf(out + o, cap - o, ", auto-tuned%s",
+                          info->tune.measured ? "" : " (single fit)");
+  else if (o < cap && info->auto_tune_pinned)
+    o += (size_t)snprintf(out + o, cap - o, ", given explicitly (--auto_tune not needed)");
+  const srv_batcher_params *bp = srv_pool_batcher_params(pool);
+  if (o < cap && bp) {
+    o += (size_t)snprintf(out + o, cap - o,
+                          "; batching%s: max_batch_size %d, batch_timeout_micros %lld, "
+                          "max_enqueued_batches %d, num_batch_threads %d, allowed_batch_sizes [",
+                          info->batching_override ? " (model override)" : "", bp->max_batch_size,
+                          (long long)bp->batch_timeout_micros, bp->max_enqueued_batches,
+                          info->workers);
+    for (int i = 0; i < bp->n_allowed && o < cap; i++)
+      o += (size_t)snprintf(out + o, cap - o, "%s%d", i ? "," : "", bp->allowed[i]);
+    if (o < cap)
+      o += (size_t)snprintf(out + o, cap - o, "], enable_large_batch_splitting %s",
+                            bp->split ? "true" : "false");
+  } else if (o < cap && info->batching_requested) {
+    snprintf(out + o, cap - o, "; not batching (no open batch dimension)");
+  }
+}
+
 static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%" PRId64, e->spec.base_path, number);
@@ -313,22 +458,9 @@ static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) 
     st = RT_ERR_NOMEM;
     snprintf(err.msg, sizeof err.msg, "out of memory");
   }
-  if (st == RT_OK) {
-    char pname[256];
-    snprintf(pname, sizeof pname, "model '%s' version %" PRId64, e->spec.name, number);
-    srv_pool_params pp = srv_pool_default_params();
-    pp.workers = M->p.inter_op;
-    pp.intra_op_threads = M->p.intra_op;
-    pp.queue_capacity = M->p.queue_capacity;
-    pp.warmup = M->p.warmup;
-    pp.name = pname;
-    pp.batching = M->p.batching;
-    pp.model = e->spec.name;
-    pp.version = r->number_str;
-    if (pp.batching)
-      pp.workers = (int)pp.batching->num_batch_threads;
-    st = srv_pool_create(model, &pp, &pool, &err);
-  }
+  srv_serving_info info = {0};
+  if (st == RT_OK)
+    st = start_pool(M, e, number, r->number_str, model, &pool, &info, &err);
   double secs = srv_now() - t0;
   pthread_mutex_lock(&M->mu);
   r->load_seconds = secs;
@@ -336,6 +468,7 @@ static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) 
     r->model = model;
     r->sig = sg;
     r->pool = pool;
+    r->info = info;
     snprintf(r->platform, sizeof r->platform, "tensorflowjs_%s", rt_model_format(model));
     r->servable = (srv_servable){.model_name = e->spec.name,
                                  .version = number,
@@ -343,7 +476,8 @@ static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) 
                                  .platform = r->platform,
                                  .model = model,
                                  .sig = &r->sig,
-                                 .pool = pool};
+                                 .pool = pool,
+                                 .serving = &r->info};
     r->state = V_AVAILABLE;
   } else {
     r->error = strdup(err.msg);
@@ -353,8 +487,10 @@ static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) 
   pthread_mutex_unlock(&M->mu);
   srv_metrics_load(e->spec.name, r->number_str, secs, st == RT_OK);
   if (st == RT_OK) {
-    srv_log_info("model '%s' version %" PRId64 ": AVAILABLE (%.3f s, %d workers x %d threads)",
-                 e->spec.name, number, secs, M->p.inter_op, M->p.intra_op);
+    char how[1024];
+    describe_serving(&info, pool, how, sizeof how);
+    srv_log_info("model '%s' version %" PRId64 ": AVAILABLE (%.3f s, %s)", e->spec.name, number,
+                 secs, how);
   } else {
     srv_sig_free(&sg);
     rt_model_destroy(model);
@@ -482,7 +618,9 @@ static void apply_config(srv_models *M, srv_model_config *c) {
       continue;
     }
     if (!srv_model_spec_equal(ns, &e->spec)) {
-      srv_log_info("model '%s': policy or labels changed", e->spec.name);
+      srv_log_info("model '%s': policy, labels or batching parameters changed (new "
+                   "batching parameters apply to versions loaded from now on)",
+                   e->spec.name);
       /* Servables point at the entry's name string: keep that allocation. */
       char *name = e->spec.name;
       e->spec.name = NULL;
@@ -501,6 +639,29 @@ static void apply_config(srv_models *M, srv_model_config *c) {
         srv_log_error("model '%s': out of memory", c->models[k].name);
     }
   pthread_mutex_unlock(&M->mu);
+}
+
+/* Every model's batching_parameters merged with the global parameters must be valid; with
+ * batching off they are ignored, and said so. */
+static int check_overrides(const srv_models_params *p, const srv_model_config *c, const char *path,
+                           char *msg, size_t cap) {
+  for (int i = 0; i < c->n_models; i++) {
+    if (!c->models[i].batching)
+      continue;
+    if (!p->batching) {
+      srv_log_warn("model '%s': batching_parameters ignored: --enable_batching is off",
+                   c->models[i].name);
+      continue;
+    }
+    char at[64];
+    snprintf(at, sizeof at, "model_config_list[%d].batching_parameters", i);
+    srv_batching_params eff;
+    if (srv_config_merge_batching(p->batching, c->models[i].batching, &eff, path, at, msg, cap) !=
+        0)
+      return -1;
+    srv_batching_params_free(&eff);
+  }
+  return 0;
 }
 
 static bool config_changed(srv_models *M) {
@@ -523,6 +684,11 @@ static void reread_config(srv_models *M, bool forced) {
   char msg[1024];
   if (srv_config_load_models(M->config_file, &c, msg, sizeof msg) != 0) {
     srv_log_error("config not reloaded, still serving the previous one: %s", msg);
+    return;
+  }
+  if (check_overrides(&M->p, &c, M->config_file, msg, sizeof msg) != 0) {
+    srv_log_error("config not reloaded, still serving the previous one: %s", msg);
+    srv_model_config_free(&c);
     return;
   }
   srv_log_info("config %s re-read (%d models)", M->config_file, c.n_models);
@@ -607,6 +773,10 @@ int srv_models_create(const srv_models_params *p, srv_models **out, char *msg, s
     snprintf(msg, cap,
              "no models: give --model_base_path (with --model_name) or "
              "--model_config_file");
+    return -1;
+  }
+  if (check_overrides(p, &c, p->config_file ? p->config_file : "(model config)", msg, cap)) {
+    srv_model_config_free(&c);
     return -1;
   }
   srv_models *M = calloc(1, sizeof *M);
@@ -868,6 +1038,7 @@ json_t *srv_models_describe(srv_models *M) {
       if (e->vers[j]->pool) {
         json_object_set_new(s, "workers", json_integer(srv_pool_workers(e->vers[j]->pool)));
         json_object_set_new(s, "intra_op_threads", json_integer(srv_pool_intra(e->vers[j]->pool)));
+        json_object_set_new(s, "auto_tuned", json_boolean(e->vers[j]->info.auto_tuned));
         json_object_set_new(s, "platform", json_string(e->vers[j]->platform));
       }
       json_array_append_new(vers, s);

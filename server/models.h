@@ -17,6 +17,7 @@
 #ifndef ORCHARD_SRV_MODELS_H
 #define ORCHARD_SRV_MODELS_H
 
+#include "bench.h"
 #include "config.h"
 #include "rest.h"
 #include "workers.h"
@@ -34,8 +35,25 @@ typedef struct srv_models_params {
   int inter_op, intra_op; /* resolved (>= 1) */
   int queue_capacity;
   bool warmup;
-  const srv_batching_params *batching; /* NULL: off; else every version batches */
+  const srv_batching_params *batching; /* NULL: off; else every version batches (a model's
+                                          batching_parameters override fields for it) */
+  /* --auto_tune: measure workers x threads when a version loads (bench.c) and use the pick.
+   * inter_op_given / intra_op_given are the flags as given (0: not given, tuned); a given
+   * one wins over the tuning. */
+  bool auto_tune;
+  int inter_op_given, intra_op_given;
+  double auto_tune_seconds; /* budget per version; 0: 3 s */
 } srv_models_params;
+
+/* How a serving version runs, for the metadata endpoints and the log. */
+typedef struct srv_serving_info {
+  int workers, intra_op_threads;
+  bool auto_tuned;          /* workers x threads come from the measured pick */
+  bool auto_tune_pinned;    /* --auto_tune, but both numbers were given explicitly */
+  srv_autotune_result tune; /* when auto_tuned */
+  bool batching_requested;  /* --enable_batching (the pool may still not batch) */
+  bool batching_override;   /* the model's config entry overrides some fields */
+} srv_serving_info;
 
 /* A loaded, serving version, as routing sees it. Valid while the manager lock is held. */
 typedef struct srv_servable {
@@ -46,6 +64,7 @@ typedef struct srv_servable {
   const rt_model *model;
   const srv_sig *sig;
   srv_pool *pool;
+  const srv_serving_info *serving;
 } srv_servable;
 
 typedef enum srv_select { SRV_SELECT_LATEST = 0, SRV_SELECT_VERSION, SRV_SELECT_LABEL } srv_select;

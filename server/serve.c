@@ -176,10 +176,12 @@ int srv_serve_main(int argc, char **argv) {
   srv_pool_decide((int)f->tensorflow_inter_op_parallelism, (int)f->tensorflow_intra_op_parallelism,
                   cpus, &inter, &intra);
   if (f->auto_tune)
-    srv_log_info("--auto_tune: measured tuning comes with `orchard tune`; using the CPU quota "
-                 "heuristic");
-  srv_log_info("orchard %s: %d CPUs; each model version runs %d workers x %d threads",
-               ORCHARD_VERSION, cpus, inter, intra);
+    srv_log_info("orchard %s: %d CPUs; --auto_tune: each model version measures its workers x "
+                 "threads as it loads (given --tensorflow_*_parallelism win)",
+                 ORCHARD_VERSION, cpus);
+  else
+    srv_log_info("orchard %s: %d CPUs; each model version runs %d workers x %d threads",
+                 ORCHARD_VERSION, cpus, inter, intra);
 
   srv_models_params mp = {.config_file = config,
                           .model_name = f->model_name,
@@ -189,7 +191,10 @@ int srv_serve_main(int argc, char **argv) {
                           .intra_op = intra,
                           .queue_capacity = QUEUE_CAPACITY,
                           .warmup = f->enable_model_warmup,
-                          .batching = f->enable_batching ? &s->batching : NULL};
+                          .batching = f->enable_batching ? &s->batching : NULL,
+                          .auto_tune = f->auto_tune,
+                          .inter_op_given = (int)f->tensorflow_inter_op_parallelism,
+                          .intra_op_given = (int)f->tensorflow_intra_op_parallelism};
   if (srv_models_create(&mp, &s->models, msg, sizeof msg) != 0) {
     srv_log_error("%s", msg);
     goto out;

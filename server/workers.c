@@ -11,7 +11,8 @@
  * Batching: the batcher's queue lives under the pool mutex too, so one condition variable
  * (on CLOCK_MONOTONIC, the clock of srv_now) wakes a worker for a job, a new task, a batch
  * becoming due or close. Every batching pool is listed in one registry for the metrics
- * collector; each pool's counters are read under its own mutex.
+ * collector; each pool's counters are read under its own mutex. The recent time per batch
+ * and per job (EWMA under the mutex) gives the Retry-After of a queue-full refusal.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -43,7 +44,12 @@ struct srv_pool {
   srv_batch **batches;  /* one per worker */
   char model_label[256], version_label[64];
   srv_pool *reg_next; /* registry of batching pools */
+  /* Recent seconds per batch / per job on one worker (EWMA, under mu), for Retry-After. */
+  double batch_seconds, job_seconds;
 };
+
+/* Weight of the newest sample: about the last ten runs count. */
+#define EWMA_NEW 0.1
 
 static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static srv_pool *g_reg;
@@ -122,6 +128,7 @@ static void *worker_main(void *argp) {
     }
     p->running++;
     pthread_mutex_unlock(&p->mu);
+    double t_run = srv_now();
     if (got_batch) {
       srv_batcher_execute(p->batcher, bt, run_session, s, &scratch, &scratch_cap);
     } else {
@@ -134,8 +141,11 @@ static void *worker_main(void *argp) {
         atomic_store(&job->state, SRV_JOB_DONE);
       }
     }
+    t_run = srv_now() - t_run;
     pthread_mutex_lock(&p->mu);
     p->running--;
+    double *avg = got_batch ? &p->batch_seconds : &p->job_seconds;
+    *avg = *avg > 0 ? *avg + EWMA_NEW * (t_run - *avg) : t_run;
     pthread_mutex_unlock(&p->mu);
     if (job)
       job->done(job);
@@ -334,6 +344,39 @@ srv_batch_submit srv_pool_submit_task(srv_pool *p, srv_batch_task *t, char *msg,
     pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
   return r;
+}
+
+int srv_retry_after_seconds(int queued, double seconds_each, int workers, double floor_s) {
+  double s = queued > 0 && seconds_each > 0
+                 ? (double)queued * seconds_each / (workers > 0 ? workers : 1)
+                 : 0;
+  if (s < floor_s)
+    s = floor_s;
+  if (!(s < 3600)) /* also NaN */
+    return 3600;
+  int n = (int)s;
+  if ((double)n < s)
+    n++;
+  return n < 1 ? 1 : n;
+}
+
+int srv_pool_retry_after(srv_pool *p) {
+  pthread_mutex_lock(&p->mu);
+  int r;
+  if (p->batcher) {
+    /* A queued batch also waits out its timeout when it is not full. */
+    double timeout = (double)srv_batcher_get_params(p->batcher)->batch_timeout_micros / 1e6;
+    r = srv_retry_after_seconds(srv_batcher_waiting(p->batcher) + p->running, p->batch_seconds,
+                                p->n_workers, timeout);
+  } else {
+    r = srv_retry_after_seconds(p->depth + p->running, p->job_seconds, p->n_workers, 0);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return r;
+}
+
+const srv_batcher_params *srv_pool_batcher_params(const srv_pool *p) {
+  return p->batcher ? srv_batcher_get_params(p->batcher) : NULL;
 }
 
 int srv_pool_batches_waiting(srv_pool *p) {

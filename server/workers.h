@@ -71,6 +71,16 @@ srv_submit srv_pool_submit(srv_pool *p, srv_job *job);
  * called exactly once, on a worker; else msg says why (FULL: retry later, 429/503). */
 bool srv_pool_batching(const srv_pool *p);
 srv_batch_submit srv_pool_submit_task(srv_pool *p, srv_batch_task *t, char *msg, size_t cap);
+/* Retry-After for a refusal because the queue is full: seconds until the work queued now
+ * (batches with batching, else jobs, plus the ones running) has gone through the workers at
+ * their recent pace, at least the batch timeout, rounded up, 1 .. 3600. */
+int srv_pool_retry_after(srv_pool *p);
+/* The arithmetic of srv_pool_retry_after: ceil(max(queued x seconds_each / workers,
+ * floor_s)) within 1 .. 3600; a pace of 0 (nothing measured yet) counts as floor_s. */
+int srv_retry_after_seconds(int queued, double seconds_each, int workers, double floor_s);
+/* The batcher's effective parameters; NULL when the pool does not batch (batching off, or
+ * the model has no open batch dimension). */
+const srv_batcher_params *srv_pool_batcher_params(const srv_pool *p);
 /* Batches waiting (0 without batching). */
 int srv_pool_batches_waiting(srv_pool *p);
 /* Prometheus collector of every batching pool alive; the first batching pool registers it

@@ -9,7 +9,12 @@ max_batch_size split and reassembled, requests of different spatial sizes (esrga
 any H x W) never sharing a batch, the queue bound refusing at once (429), a request larger
 than max_batch_size refused when splitting is off, and a request whose deadline
 (--rest_api_timeout_in_ms) passes while queued being answered with a timeout and dropped
-before a worker runs it (orchard_batch_expired_total counts it).
+before a worker runs it (orchard_batch_expired_total counts it), with Retry-After on the
+queue-full refusal. Issue 5's later parts: the metadata endpoints' "orchard" key (workers x
+threads, auto-tune, effective batching parameters) and the matching log line; a model's
+batching_parameters override in the model config (another model keeps the file's values; a
+bad override stops the start naming the file and JSON path); --auto_tune with batching (the
+pick fits the CPUs, is logged before the version serves, and answers stay exact).
 
 The timing cases are made deterministic by long batch timeouts rather than by racing: a
 batch that waits 1.5 s for company is still queued when the next request arrives.
@@ -121,6 +126,29 @@ class Batching(BatchingCase):
         self.assertEqual(r.status, 200, repr(r))
         h.assert_nested_equal(self, r.json()["predictions"], want, "19-row request")
 
+    def test_metadata_shows_how_the_version_is_served(self):
+        want = {"max_batch_size": 8, "batch_timeout_micros": 20000, "max_enqueued_batches": 64,
+                "num_batch_threads": 2, "allowed_batch_sizes": [1, 2, 4, 8],
+                "enable_large_batch_splitting": True, "model_override": False}
+        for path in ("/v1/models/emotion/metadata", "/v1/models/emotion/versions/1/metadata",
+                     "/v2/models/emotion", "/v2/models/emotion/versions/1"):
+            r = self.server.get(path)
+            self.assertEqual(r.status, 200, "%s: %r" % (path, r))
+            o = r.json().get("orchard")
+            self.assertIsInstance(o, dict, "%s has no 'orchard' key: %r" % (path, r))
+            self.assertEqual(o["batching"], want, path)
+            self.assertEqual(o["workers"], 2, path)  # num_batch_threads
+            self.assertGreaterEqual(o["intra_op_threads"], 1, path)
+            self.assertIs(o["auto_tuned"], False, path)
+        # The same numbers in the log line of the version going AVAILABLE.
+        line = [l for l in self.server.log().splitlines()
+                if "model 'emotion' version 1: AVAILABLE" in l]
+        self.assertTrue(line, self.server.log_tail())
+        self.assertIn("2 workers x %d threads" % o["intra_op_threads"], line[0])
+        self.assertIn("max_batch_size 8, batch_timeout_micros 20000, max_enqueued_batches 64, "
+                      "num_batch_threads 2, allowed_batch_sizes [1,2,4,8], "
+                      "enable_large_batch_splitting true", line[0])
+
     def test_different_spatial_sizes_never_share_a_batch(self):
         sizes = [(4, 4), (6, 4), (4, 4), (5, 7), (6, 4), (4, 4)]
         cases = []
@@ -174,6 +202,13 @@ class BatchingLimits(BatchingCase):
         self.assertLess(time.monotonic() - t0, 0.4, "refusal was not immediate")
         self.assertIn(r.status, (429, 503), repr(r))
         self.assertIn("max_enqueued_batches", r.error())
+        # Retry-After: the one waiting batch still has to wait out its 1.5 s timeout, so the
+        # estimate is whole seconds >= 1 and, here, about 2 (never absurd).
+        ra = r.headers.get("retry-after")
+        self.assertIsNotNone(ra, "no Retry-After on a queue-full refusal: %r" % r.headers)
+        self.assertRegex(ra, r"^[0-9]+$")
+        self.assertGreaterEqual(int(ra), 1)
+        self.assertLessEqual(int(ra), 10)
         t.join(10)
         # The first request waited past its 500 ms deadline: a timeout, not an answer.
         self.assertIn(first[0].status, (503, 504), repr(first[0]))
@@ -189,6 +224,124 @@ class BatchingLimits(BatchingCase):
         self.assertEqual(r.status, 400, repr(r))
         self.assertIn("max_batch_size 4", r.error())
         self.assertIn("enable_large_batch_splitting", r.error())
+
+
+class BatchingOverride(BatchingCase):
+    """Two models on the same files: 'small' overrides max_batch_size to 2 in the model config,
+    'emotion' keeps the batching file's 8; splitting is off for both."""
+
+    @classmethod
+    def setUpRepo(cls):
+        cls.repo.add("emotion")
+        cls.repo.add("small", source="emotion")
+        cls.config = cls.repo.config([
+            {"name": "emotion"},
+            {"name": "small", "batching_parameters": {"max_batch_size": 2,
+                                                      "batch_timeout_micros": 0}}])
+
+    @classmethod
+    def serve_args(cls):
+        f = batching_file(max_batch_size=8, batch_timeout_micros=5000, max_enqueued_batches=16,
+                          num_batch_threads=1, allowed_batch_sizes=[1, 2, 4, 8],
+                          enable_large_batch_splitting=False)
+        return ["--model_config_file=%s" % cls.config, "--enable_batching",
+                "--batching_parameters_file=%s" % f]
+
+    def test_the_override_applies_to_its_model_only(self):
+        x = h.sample_inputs("emotion", 3, seed=11)
+        want = h.expected("emotion", x)[0][1]
+        r = self.server.post("/v1/models/emotion:predict", self.predict_body_rows(x))
+        self.assertEqual(r.status, 200, repr(r))
+        h.assert_nested_equal(self, r.json()["predictions"], want, "emotion, 3 rows")
+        r = self.server.post("/v1/models/small:predict", self.predict_body_rows(x))
+        self.assertEqual(r.status, 400, repr(r))
+        self.assertIn("max_batch_size 2", r.error())
+        x2 = h.sample_inputs("emotion", 2, seed=12)
+        r = self.server.post("/v1/models/small:predict", self.predict_body_rows(x2))
+        self.assertEqual(r.status, 200, repr(r))
+        h.assert_nested_equal(self, r.json()["predictions"], h.expected("emotion", x2)[0][1],
+                              "small, 2 rows")
+
+    def test_metadata_shows_each_models_effective_parameters(self):
+        small = self.server.get("/v1/models/small/metadata").json()["orchard"]["batching"]
+        # Fields the override gave, the rest from the file; the file's allowed sizes are cut
+        # at the new maximum.
+        self.assertEqual(small, {"max_batch_size": 2, "batch_timeout_micros": 0,
+                                 "max_enqueued_batches": 16, "num_batch_threads": 1,
+                                 "allowed_batch_sizes": [1, 2],
+                                 "enable_large_batch_splitting": False,
+                                 "model_override": True})
+        emo = self.server.get("/v2/models/emotion").json()["orchard"]["batching"]
+        self.assertEqual(emo["max_batch_size"], 8)
+        self.assertEqual(emo["batch_timeout_micros"], 5000)
+        self.assertEqual(emo["allowed_batch_sizes"], [1, 2, 4, 8])
+        self.assertIs(emo["model_override"], False)
+        self.assertIn("model 'small' version 1: AVAILABLE", self.server.log())
+        self.assertIn("batching (model override): max_batch_size 2", self.server.log())
+
+
+class BatchingOverrideErrors(unittest.TestCase):
+    def test_a_bad_override_stops_the_start_naming_file_and_path(self):
+        repo = h.Repo()
+        repo.add("emotion")
+        cfg = repo.config([{"name": "emotion",
+                            "batching_parameters": {"max_batch_size": 4,
+                                                    "allowed_batch_sizes": [1, 2]}}])
+        s = h.Server(["--model_config_file=%s" % cfg, "--enable_batching"])
+        with self.assertRaises(AssertionError) as cm:
+            s.start(timeout=30)
+        text = str(cm.exception)
+        self.assertIn("exited", text)
+        self.assertIn("%s: model_config_list[0].batching_parameters.allowed_batch_sizes[1]" % cfg,
+                      text)
+
+
+class AutoTune(BatchingCase):
+    """--auto_tune with batching: workers come from the measurement (num_batch_threads is not
+    in the file), threads too; answers stay exact."""
+
+    @classmethod
+    def setUpRepo(cls):
+        cls.repo.add("emotion")
+
+    @classmethod
+    def serve_args(cls):
+        f = batching_file(max_batch_size=4, batch_timeout_micros=2000,
+                          allowed_batch_sizes=[1, 2, 4], enable_large_batch_splitting=True)
+        return ["--model_name=emotion", "--model_base_path=%s" % cls.repo.base("emotion"),
+                "--enable_batching", "--batching_parameters_file=%s" % f, "--auto_tune"]
+
+    def test_pick_fits_the_cpus_and_shows_in_log_and_metadata(self):
+        cpus = len(os.sched_getaffinity(0))
+        o = self.server.get("/v1/models/emotion/metadata").json()["orchard"]
+        self.assertIs(o["auto_tuned"], True, o)
+        t = o["auto_tune"]
+        self.assertEqual((o["workers"], o["intra_op_threads"]), (t["workers"], t["threads"]))
+        self.assertLessEqual(o["workers"] * o["intra_op_threads"], cpus, o)
+        self.assertEqual(o["batching"]["num_batch_threads"], o["workers"])
+        self.assertEqual(o["batching"]["allowed_batch_sizes"], [1, 2, 4])
+        log = self.server.log()
+        if t["measured"]:
+            self.assertGreaterEqual(t["configs_measured"], 2, t)
+            self.assertIn(t["batch"], (1, 2, 4))
+            self.assertIn("--auto_tune pick: %d workers x %d threads"
+                          % (t["workers"], t["threads"]), log)
+        else:  # one CPU: a single split fits
+            self.assertIn("nothing to measure", log)
+        self.assertIn("AVAILABLE", log)
+        self.assertRegex(log, r"AVAILABLE \([0-9.]+ s, %d workers x %d threads, auto-tuned"
+                         % (o["workers"], o["intra_op_threads"]))
+        # The tuning ran before the version served: its log line comes first.
+        tuned = "--auto_tune pick" if t["measured"] else "nothing to measure"
+        self.assertLess(log.index(tuned), log.index("AVAILABLE"))
+
+    def test_predictions_match_orchard_run(self):
+        for n, seed in ((1, 21), (3, 22), (6, 23)):
+            x = h.sample_inputs("emotion", n, seed=seed)
+            r = self.server.post("/v1/models/emotion:predict", self.predict_body_rows(x))
+            self.assertEqual(r.status, 200, repr(r))
+            h.assert_nested_equal(self, r.json()["predictions"], h.expected("emotion", x)[0][1],
+                                  "%d rows" % n)
 
 
 if __name__ == "__main__":

@@ -379,3 +379,60 @@ Test(bench, tune_measures_every_split_and_picks) {
   free(out);
   free(errs);
 }
+
+/* ---- serve --auto_tune's core ---- */
+
+Test(bench, splits_fill_the_cpus_or_follow_a_fixed_side) {
+  int s[64][2];
+  cr_assert_eq(srv_bench_splits(6, 0, 0, s, 64), 4); /* 1x6 2x3 3x2 6x1 */
+  cr_assert(s[0][0] == 1 && s[0][1] == 6 && s[3][0] == 6 && s[3][1] == 1);
+  cr_assert_eq(srv_bench_splits(8, 2, 0, s, 64), 1);
+  cr_assert(s[0][0] == 2 && s[0][1] == 4);
+  cr_assert_eq(srv_bench_splits(8, 0, 3, s, 64), 1);
+  cr_assert(s[0][0] == 2 && s[0][1] == 3);
+  cr_assert_eq(srv_bench_splits(2, 4, 0, s, 64), 1); /* given wins, even past the CPUs */
+  cr_assert(s[0][0] == 4 && s[0][1] == 1);
+  cr_assert_eq(srv_bench_splits(1, 0, 0, s, 64), 1);
+  cr_assert(s[0][0] == 1 && s[0][1] == 1);
+}
+
+Test(bench, autotune_stays_in_budget_and_picks_a_fitting_split) {
+  write_matmul_model("m", "-1");
+  rt_model *m = load("m");
+  srv_autotune_params ap = srv_autotune_default_params();
+  ap.cpus = 2; /* two splits whatever this machine has */
+  int sizes[] = {2, 4, 8, 16, 32};
+  ap.batch_sizes = sizes;
+  ap.n_batch_sizes = 5;
+  ap.max_extra_batches = 2; /* 4 and 32: spread over the list, the largest kept */
+  /* ORCHARD_TEST_TIME_SCALE stretches the budget under sanitizers. */
+  const char *scale_env = getenv("ORCHARD_TEST_TIME_SCALE");
+  double scale = scale_env && atof(scale_env) >= 1 ? atof(scale_env) : 1;
+  ap.budget_seconds = 0.6 * scale;
+  srv_autotune_result r;
+  rt_error err = {0};
+  cr_assert_eq(srv_bench_autotune(m, &ap, &r, &err), RT_OK, "%s", err.msg);
+  cr_assert(r.measured);
+  cr_assert_eq(r.workers * r.threads, 2);
+  cr_assert(r.batch == 1 || r.batch == 4 || r.batch == 32, "batch %d", r.batch);
+  cr_assert_eq(r.configs + r.skipped, 6);
+  cr_assert_geq(r.configs, 2); /* batch 1 on both splits at least */
+  cr_assert(r.inferences_per_s > 0 && r.p99_ms > 0 && r.p99_ms <= r.p99_limit_ms + 1e-9);
+  /* Generous bound: sessions and warm-up are best effort, and the machine is shared. */
+  cr_assert_lt(r.seconds, ap.budget_seconds * 3, "took %.2f s", r.seconds);
+
+  /* Both sides given: nothing to measure. */
+  ap.fixed_workers = 1;
+  ap.fixed_threads = 2;
+  cr_assert_eq(srv_bench_autotune(m, &ap, &r, &err), RT_OK, "%s", err.msg);
+  cr_assert(!r.measured && r.workers == 1 && r.threads == 2 && r.configs == 0);
+
+  /* A fixed batch dimension: the larger sizes are skipped, batch 1 still picks. */
+  rt_model_destroy(m);
+  write_matmul_model("f", "1");
+  m = load("f");
+  ap.fixed_workers = ap.fixed_threads = 0;
+  cr_assert_eq(srv_bench_autotune(m, &ap, &r, &err), RT_OK, "%s", err.msg);
+  cr_assert(r.measured && r.batch == 1 && r.configs == 2 && r.skipped == 4);
+  rt_model_destroy(m);
+}

@@ -123,3 +123,4 @@ Test(flags, help_is_requested_and_lists_every_flag) {
     cr_assert(strstr(text, names[i]), "--help lacks %s", names[i]);
   free(text);
 }
+

@@ -193,6 +193,18 @@ Test(pool, decide_from_the_cpu_quota) {
   cr_assert_geq(srv_cpu_quota(), 1);
 }
 
+/* Retry-After: queued work at the recent pace over the workers, at least the batch timeout,
+ * whole seconds rounded up, 1 .. 3600. */
+Test(pool, retry_after_estimate) {
+  cr_assert_eq(srv_retry_after_seconds(0, 0, 1, 0), 1);      /* nothing known: 1 */
+  cr_assert_eq(srv_retry_after_seconds(10, 0.25, 2, 0), 2);  /* 10 x 0.25 / 2 = 1.25 */
+  cr_assert_eq(srv_retry_after_seconds(8, 0.25, 2, 0), 1);   /* exactly 1 */
+  cr_assert_eq(srv_retry_after_seconds(1, 0.01, 1, 1.5), 2); /* batch timeout 1.5 s */
+  cr_assert_eq(srv_retry_after_seconds(64, 2.0, 1, 0), 128);
+  cr_assert_eq(srv_retry_after_seconds(1000000, 10.0, 1, 0), 3600);
+  cr_assert_eq(srv_retry_after_seconds(3, 1.0, 0, 0), 3); /* no workers counts as one */
+}
+
 /* ---- model manager ---- */
 
 static float answer(srv_models *M, const srv_model_ref *ref, int *code) {
