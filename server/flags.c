@@ -32,7 +32,7 @@ static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error", NULL}
 #define OFF(field) offsetof(srv_flags, field)
 static const flag_def SRV_FLAGS[] = {
     {"port", FLAG_INT, OFF(port), "8500", 0, 65535, NULL,
-     "gRPC port (reserved: gRPC is not served yet; 0 = none)"},
+     "gRPC port: TF Serving and KServe v2 gRPC APIs and gRPC health (0 = no gRPC)"},
     {"rest_api_port", FLAG_INT, OFF(rest_api_port), "8501", 0, 65535, NULL,
      "REST port for the TF Serving and KServe v2 APIs (0 = no REST)"},
     {"model_name", FLAG_STRING, OFF(model_name), "default", 0, 0, NULL,
@@ -56,7 +56,8 @@ static const flag_def SRV_FLAGS[] = {
     {"rest_api_timeout_in_ms", FLAG_INT, OFF(rest_api_timeout_in_ms), "30000", 0, INT64_C(86400000),
      NULL, "REST request deadline; 504 after it (0 = none)"},
     {"ssl_config_file", FLAG_STRING, OFF(ssl_config_file), NULL, 0, 0, NULL,
-     "TLS configuration (not supported yet: giving it is an error)"},
+     "TLS for REST and gRPC: TF Serving's SSLConfig text file (server_key, server_cert, "
+     "custom_ca, client_verify), checked at start"},
     {"enable_model_warmup", FLAG_BOOL, OFF(enable_model_warmup), "true", 0, 0, NULL,
      "run each worker once at the model's fixed shapes before a version serves"},
     {"auto_tune", FLAG_BOOL, OFF(auto_tune), "false", 0, 0, NULL,
@@ -205,12 +206,6 @@ int srv_flags_parse(srv_flags *f, int argc, char **argv, char *err, size_t cap) 
   if (f->port != 0 && f->port == f->rest_api_port) {
     snprintf(err, cap, "--port and --rest_api_port are both %lld: they must differ",
              (long long)f->port);
-    return -1;
-  }
-  if (f->ssl_config_file) {
-    snprintf(err, cap,
-             "--ssl_config_file: TLS is not supported yet; terminate TLS in front "
-             "of Orchard");
     return -1;
   }
   return 0;

@@ -23,7 +23,7 @@ typedef enum srv_log_level {
 } srv_log_level;
 
 typedef struct srv_flags {
-  int64_t port;          /* gRPC; validated and reserved only (gRPC comes later) */
+  int64_t port;          /* gRPC (server/grpc/srv_grpc.h); 0 disables it */
   int64_t rest_api_port; /* 0 disables REST */
   char *model_name;
   char *model_base_path;

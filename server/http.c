@@ -16,11 +16,13 @@
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "http.h"
+#include "tls.h"
 #include "buf.h"
 #include "log.h"
 #include "metrics.h"
 #include "workers.h"
 
+#include <gnutls/gnutls.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -306,6 +308,24 @@ static srv_request *request_new(srv_http *h, struct MHD_Connection *c, const cha
   return r;
 }
 
+#define CLIENT_CERT_MSG                                                                         \
+  "a client certificate that chains to the server's custom_ca is required (client_verify)"
+
+/* libmicrohttpd asks GnuTLS for the client's certificate when it has a trust list but does
+ * not insist on one, so the verdict is checked here, once per request: a certificate was sent
+ * and it verifies against custom_ca. */
+static bool client_cert_ok(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (!ci || !ci->tls_session)
+    return false;
+  gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+  unsigned n = 0, status = 0;
+  if (!gnutls_certificate_get_peers(s, &n) || n == 0)
+    return false;
+  return gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && status == 0;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **con_cls) {
@@ -321,6 +341,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     long long declared = cl ? strtoll(cl, NULL, 10) : 0;
     if (h->quiescing)
       r->reject = 503;
+    else if (h->p.tls && srv_tls_client_verify(h->p.tls) && !client_cert_ok(c))
+      r->reject = 403;
     else if (declared > max)
       r->reject = 413;
     /* Answering now (from the headers) makes MHD close the connection with the body unread,
@@ -333,6 +355,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (r->reject && (expect || declared > allowed)) {
       if (r->reject == 503)
         srv_request_error(r, 503, "server is shutting down");
+      else if (r->reject == 403)
+        srv_request_error(r, 403, CLIENT_CERT_MSG);
       else
         srv_request_error(r, 413,
                           "request body of %lld bytes is over --max_request_bytes "
@@ -361,6 +385,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     r->t_ready = srv_now();
     if (r->reject == 503)
       srv_request_error(r, 503, "server is shutting down");
+    else if (r->reject == 403)
+      srv_request_error(r, 403, CLIENT_CERT_MSG);
     else if (r->reject)
       srv_request_error(r, 413, "request body is over --max_request_bytes (%lld)", (long long)max);
     else if (r->body.oom)
@@ -454,13 +480,35 @@ int srv_http_start(const srv_http_params *p, srv_http **out, char *msg, size_t c
   h->p = *p;
   h->id_salt = (unsigned)getpid() * 2654435761u ^ (unsigned)(srv_now() * 1e6);
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  /* Function pointers travel in `value`, their closures in `ptr_value` (MHD_OPTION_ARRAY). */
+  struct MHD_OptionItem opts[12] = {
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)p->connection_limit, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)p->idle_timeout_seconds, NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
+      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h},
+      {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+  };
+  int n_opts = 5;
+  if (p->tls) {
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      snprintf(msg, cap, "--ssl_config_file: this libmicrohttpd was built without TLS");
+      free(h);
+      return -1;
+    }
+    flags |= MHD_USE_TLS;
+    /* MHD copies neither: the srv_tls they point into outlives the daemon (http.h). */
+    opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                             (void *)srv_tls_key_pem(p->tls)};
+    opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                             (void *)srv_tls_cert_pem(p->tls)};
+    if (srv_tls_ca_pem(p->tls))
+      opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                               (void *)srv_tls_ca_pem(p->tls)};
+  }
+  opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
   for (int attempt = 0; attempt < 2 && !h->d; attempt++)
-    h->d =
-        MHD_start_daemon(flags | (attempt == 0 ? MHD_USE_DUAL_STACK : 0), (uint16_t)p->port, NULL,
-                         NULL, on_access, h, MHD_OPTION_CONNECTION_LIMIT, p->connection_limit,
-                         MHD_OPTION_CONNECTION_TIMEOUT, p->idle_timeout_seconds,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER,
-                         on_mhd_log, h, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags | (attempt == 0 ? MHD_USE_DUAL_STACK : 0), (uint16_t)p->port,
+                            NULL, NULL, on_access, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   if (!h->d) {
     snprintf(msg, cap, "--rest_api_port: cannot listen on port %d (in use?)", p->port);
     free(h);

@@ -36,6 +36,10 @@ typedef struct srv_http_params {
   void *arg;
   void (*on_idle)(void *idle_arg); /* quiescing and the last request finished */
   void *idle_arg;
+  /* HTTPS with these settings (tls.h), or NULL for plain HTTP. With client_verify, a request
+   * on a connection without a client certificate that chains to custom_ca gets 403. Borrowed:
+   * must outlive the server. */
+  const struct srv_tls *tls;
 } srv_http_params;
 
 int srv_http_start(const srv_http_params *p, srv_http **out, char *msg, size_t cap);

@@ -3,14 +3,17 @@
  *
  * Start: flags -> log -> config validation -> loop and signal handlers (so a SIGTERM during
  * the first load is not lost) -> first model load (TF Serving also loads before it listens)
- * -> REST listener -> poll thread -> loop.
- * Stop (SIGTERM/SIGINT): readiness turns false, the listener closes, requests in progress
- * finish (bounded by a grace period), then HTTP stops, workers drain, models unload, exit 0.
+ * -> gRPC listener (--port) -> REST listener -> poll thread -> loop.
+ * Stop (SIGTERM/SIGINT): readiness turns false (REST and gRPC health), the REST listener
+ * closes and gRPC refuses new inference, requests in progress on both finish (bounded by a
+ * grace period, after which gRPC calls are cancelled), then HTTP and gRPC stop, workers
+ * drain, models unload, gRPC core is torn down, exit 0.
  * A second signal skips the wait. SIGHUP re-reads the model config.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "serve.h"
+#include "tls.h"
 #include "api.h"
 #include "config.h"
 #include "flags.h"
@@ -20,6 +23,9 @@
 #include "metrics.h"
 #include "models.h"
 #include "workers.h"
+#ifdef ORCHARD_HAVE_GRPC
+#include "grpc/srv_grpc.h"
+#endif
 
 #include <signal.h>
 #include <stdio.h>
@@ -40,9 +46,15 @@ typedef struct serve {
   srv_models *models;
   srv_http *http;
   srv_api *api;
+#ifdef ORCHARD_HAVE_GRPC
+  srv_grpc *grpc;
+#endif
+  bool http_idle;
   srv_batching_params batching; /* read by the model manager for its whole life */
+  srv_tls *tls;                 /* --ssl_config_file, or NULL; read by the listeners */
   uv_timer_t grace;
   bool grace_started, stopping, stopped;
+  bool grpc_on;
   int signals;
 } serve;
 
@@ -54,20 +66,50 @@ static void stop_now(serve *s) {
     uv_close((uv_handle_t *)&s->grace, NULL);
   srv_http_stop(s->http);
   s->http = NULL;
+#ifdef ORCHARD_HAVE_GRPC
+  srv_grpc_stop(s->grpc); /* cancels what is left; freed after the pools drain */
+#endif
   srv_loop_shutdown(&s->loop);
+}
+
+static int grpc_inflight(serve *s) {
+#ifdef ORCHARD_HAVE_GRPC
+  return srv_grpc_inflight(s->grpc);
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
+static bool grpc_idle(serve *s) {
+#ifdef ORCHARD_HAVE_GRPC
+  return srv_grpc_idle(s->grpc);
+#else
+  (void)s;
+  return true;
+#endif
 }
 
 static void on_grace(uv_timer_t *t) {
   serve *s = t->data;
-  srv_log_warn("grace period of %.0f s over with %d requests unanswered; stopping", GRACE_SECONDS,
-               srv_http_inflight(s->http));
+  srv_log_warn("grace period of %.0f s over with %d REST and %d gRPC requests unanswered; "
+               "stopping",
+               GRACE_SECONDS, srv_http_inflight(s->http), grpc_inflight(s));
   stop_now(s);
 }
 
 /* The HTTP side went quiet after quiescing: nothing in progress any more. */
 static void on_http_idle(void *arg) {
   serve *s = arg;
-  if (s->stopping)
+  s->http_idle = true;
+  if (s->stopping && grpc_idle(s))
+    stop_now(s);
+}
+
+/* The gRPC side drained: no call in progress any more. */
+static void on_grpc_idle(void *arg) {
+  serve *s = arg;
+  if (s->stopping && (s->http_idle || !s->http))
     stop_now(s);
 }
 
@@ -75,10 +117,14 @@ static void begin_shutdown(serve *s, const char *why) {
   if (s->stopping)
     return;
   s->stopping = true;
-  srv_log_info("%s: readiness off, listener closed, finishing %d requests in progress", why,
-               srv_http_inflight(s->http));
+  srv_log_info("%s: readiness off, listener closed, finishing %d REST and %d gRPC requests in "
+               "progress",
+               why, srv_http_inflight(s->http), grpc_inflight(s));
   srv_api_set_draining(s->api, true);
-  if (!s->http || srv_http_inflight(s->http) == 0) {
+#ifdef ORCHARD_HAVE_GRPC
+  srv_grpc_drain(s->grpc); /* on_grpc_idle fires when its last call is over */
+#endif
+  if ((!s->http || srv_http_inflight(s->http) == 0) && !s->grpc_on) {
     stop_now(s);
     return;
   }
@@ -147,6 +193,13 @@ int srv_serve_main(int argc, char **argv) {
   }
   srv_log_init(f->log_format, f->log_level);
   srv_metrics_init();
+  if (f->ssl_config_file) {
+    if (srv_tls_load(f->ssl_config_file, &s->tls, msg, sizeof msg) != 0) {
+      srv_log_error("--ssl_config_file: %s", msg);
+      goto out;
+    }
+    srv_log_info("TLS on REST and gRPC: %s", srv_tls_summary(s->tls));
+  }
 
   /* Without a file, batching runs on TF Serving's defaults (config.c). */
   if (f->batching_parameters_file
@@ -213,8 +266,28 @@ int srv_serve_main(int argc, char **argv) {
     srv_log_error("out of memory");
     goto out;
   }
-  if (f->port)
-    srv_log_info("--port %lld: gRPC is not served yet; the port stays closed", (long long)f->port);
+  if (f->port) {
+#ifdef ORCHARD_HAVE_GRPC
+    srv_grpc_params gp = {.loop = &s->loop,
+                          .models = s->models,
+                          .port = (int)f->port,
+                          .max_request_bytes = f->max_request_bytes,
+                          .idle_timeout_seconds = IDLE_TIMEOUT_SECONDS,
+                          .on_idle = on_grpc_idle,
+                          .idle_arg = s,
+                          .tls = s->tls};
+    if (srv_grpc_start(&gp, &s->grpc, msg, sizeof msg) != 0) {
+      srv_log_error("%s", msg);
+      goto out;
+    }
+    s->grpc_on = true;
+    srv_log_info("gRPC API listening on port %lld", (long long)f->port);
+#else
+    srv_log_warn("--port %lld: this build has no gRPC (scripts/bootstrap, then rebuild); the "
+                 "port stays closed",
+                 (long long)f->port);
+#endif
+  }
   if (f->rest_api_port) {
     srv_http_params hp = {.loop = &s->loop.uv,
                           .port = (int)f->rest_api_port,
@@ -225,14 +298,15 @@ int srv_serve_main(int argc, char **argv) {
                           .handler = srv_api_handle,
                           .arg = s->api,
                           .on_idle = on_http_idle,
-                          .idle_arg = s};
+                          .idle_arg = s,
+                          .tls = s->tls};
     if (srv_http_start(&hp, &s->http, msg, sizeof msg) != 0) {
       srv_log_error("%s", msg);
       goto out;
     }
     srv_log_info("REST API listening on port %lld", (long long)f->rest_api_port);
   } else {
-    srv_log_warn("--rest_api_port=0: REST is off; nothing to serve until gRPC lands");
+    srv_log_warn("--rest_api_port=0: REST is off");
   }
   /* Signals that arrived during the first load are handled by the first loop turn. */
   srv_loop_run(&s->loop);
@@ -243,12 +317,19 @@ out:
     srv_http_stop(s->http);
     s->http = NULL;
   }
+#ifdef ORCHARD_HAVE_GRPC
+  srv_grpc_stop(s->grpc); /* start failed after gRPC started: nothing is waiting any more */
+#endif
   srv_metrics_remove_collector(srv_models_collect, s->models);
   srv_models_destroy(s->models); /* drains the worker queues, then unloads */
+#ifdef ORCHARD_HAVE_GRPC
+  srv_grpc_destroy(s->grpc); /* every call has ended with the pools: grpc core can go */
+#endif
   srv_loop_close(&s->loop);
   srv_api_destroy(s->api);
   srv_flags_free(&s->flags);
   srv_batching_params_free(&s->batching);
+  srv_tls_free(s->tls);
   if (rc == 0 && s->stopping)
     srv_log_info("stopped");
   free(s);

@@ -89,7 +89,7 @@ Test(flags, errors_name_the_flag) {
   expect_error(1, (const char *[]){"--model_base_path="}, "--model_base_path");
   expect_error(1, (const char *[]){"models/x"}, "models/x");
   expect_error(2, (const char *[]){"--port=9000", "--rest_api_port=9000"}, "--rest_api_port");
-  expect_error(1, (const char *[]){"--ssl_config_file=ssl.cfg"}, "--ssl_config_file");
+  expect_error(1, (const char *[]){"--ssl_config_file="}, "--ssl_config_file");
   expect_error(1, (const char *[]){"--max_request_bytes=0"}, "--max_request_bytes");
 }
 
