@@ -38,8 +38,11 @@ void srv_buf_i64(srv_buf *b, int64_t v);
  * json module do. */
 void srv_buf_f32(srv_buf *b, float v);
 
-/* Writes the shortest round-trip decimal of v into out (>= 32 bytes); returns its length. */
+/* Writes the shortest round-trip decimal of v into out (>= 32 bytes; at most 18 characters
+ * and a NUL are written); returns its length. */
 int srv_fmt_f32(char *out, float v);
+/* Writes v in decimal into out (>= 21 bytes, no NUL); returns its length. */
+int srv_fmt_i64(char *out, int64_t v);
 
 /* Standard or URL-safe base64, padding optional, whitespace not allowed. Returns the decoded
  * length or -1 on a bad character or length. `out` needs (len / 4 + 1) * 3 bytes. */

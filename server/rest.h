@@ -8,6 +8,9 @@
  * names the JSON field ("instances[3][1]: ...", "inputs[0].datatype: ..."). Decoded tensors
  * are in the model's input order and own their data.
  *
+ * Requests are read with jsonin.h's strict reader (a token tape, no DOM: numbers convert from
+ * the body's text straight into the tensors); jansson only builds the small metadata answers.
+ *
  * Tensor names: a request may name an input exactly as the model does ("input_1:0") or
  * without the ":0" output-index suffix TF.js signatures carry ("input_1").
  *
@@ -21,6 +24,7 @@
 #define ORCHARD_SRV_REST_H
 
 #include "buf.h"
+#include "jsonin.h"
 #include "orchard/rt.h"
 
 #include <jansson.h>
@@ -72,19 +76,24 @@ const char *srv_kserve_datatype(rt_dtype t); /* "FP32", "INT32", "BOOL" */
 
 /* ---- shared by the codecs (rest_common.c) ---- */
 
+/* Index of the input / output whose name is name[0..len) (exact, or name + ":0"); -1 if none. */
+int srv_sig_findn(const rt_io_info *ios, int n, const char *name, size_t len);
+
+/* Values below are tokens of a document read by srv_jsonin_parse (jsonin.h). */
+
 /* Shape of a nested JSON array (first elements); rank 0 for a scalar. -1 if deeper than
  * RT_MAX_RANK. */
-int srv_rest_shape_of(json_t *v, int64_t *dims);
+int srv_rest_shape_of(const srv_jsonin_doc *d, uint32_t v, int64_t *dims);
 /* Decodes the nested array v of exactly `dims` into dst (dtype elements). `where` is the
  * field name used in messages ("instances[2]"), `io` the input it feeds. dst NULL only
  * checks (finds where a shape too large to allocate is ragged). */
-int srv_rest_fill(json_t *v, const int64_t *dims, int rank, const rt_io_info *io, void *dst,
-                  const char *where, char *msg, size_t cap);
+int srv_rest_fill(const srv_jsonin_doc *d, uint32_t v, const int64_t *dims, int rank,
+                  const rt_io_info *io, void *dst, const char *where, char *msg, size_t cap);
 /* Decodes {"b64": ...} for input io into a new tensor (shape from io, leading dims `skip`
  * dropped for the row format). */
-int srv_rest_b64(json_t *v, const rt_io_info *io, int skip, rt_tensor *out, const char *where,
-                 char *msg, size_t cap);
-bool srv_rest_is_b64(json_t *v);
+int srv_rest_b64(const srv_jsonin_doc *d, uint32_t v, const rt_io_info *io, int skip,
+                 rt_tensor *out, const char *where, char *msg, size_t cap);
+bool srv_rest_is_b64(const srv_jsonin_doc *d, uint32_t v);
 /* Checks a decoded tensor's rank and known dims against the input. */
 int srv_rest_check_shape(const rt_tensor *t, const rt_io_info *io, const char *where, char *msg,
                          size_t cap);

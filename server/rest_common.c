@@ -1,10 +1,11 @@
 /*
  * rest_common.c — JSON values <-> tensor elements, shared by both REST codecs.
  *
- * Decoding walks a jansson tree once, checking every list has the length the first element
- * chain promised (anything else is "ragged") and every leaf converts to the input's dtype
- * without loss (an int32 input refuses 1.5; a float32 input refuses "abc" and true). Error
- * messages carry the full index path of the bad value so a client can find it.
+ * Decoding walks the token tape of jsonin.c once, checking every list has the length the first
+ * element chain promised (anything else is "ragged") and every leaf converts to the input's
+ * dtype without loss (an int32 input refuses 1.5; a float32 input refuses "abc" and true),
+ * converting each number's text straight into the tensor. Error messages carry the full index
+ * path of the bad value so a client can find it.
  *
  * Encoding writes straight into a srv_buf (no jansson tree): outputs can hold millions of
  * values and this is the hot path of every response.
@@ -75,40 +76,37 @@ void srv_rest_shape_str(char *out, size_t cap, const int64_t *dims, int rank) {
     snprintf(out + o, cap - o, "]");
 }
 
-static const char *type_name(json_t *v) {
-  switch (json_typeof(v)) {
-  case JSON_OBJECT: return "an object";
-  case JSON_ARRAY: return "a list";
-  case JSON_STRING: return "a string";
-  case JSON_INTEGER: return "an integer";
-  case JSON_REAL: return "a number";
-  case JSON_TRUE: return "true";
-  case JSON_FALSE: return "false";
-  case JSON_NULL: return "null";
-  }
-  return "a value";
+int srv_sig_findn(const rt_io_info *ios, int n, const char *name, size_t len) {
+  for (int i = 0; i < n; i++)
+    if (!strncmp(ios[i].name, name, len) && ios[i].name[len] == 0)
+      return i;
+  for (int i = 0; i < n; i++)
+    if (!strncmp(ios[i].name, name, len) && !strcmp(ios[i].name + len, ":0"))
+      return i;
+  return -1;
 }
 
-int srv_rest_shape_of(json_t *v, int64_t *dims) {
+int srv_rest_shape_of(const srv_jsonin_doc *d, uint32_t v, int64_t *dims) {
   int rank = 0;
-  while (json_is_array(v)) {
+  while (srv_jsonin_is(d, v, SRV_JSONIN_ARRAY)) {
     if (rank == RT_MAX_RANK)
       return -1;
-    size_t n = json_array_size(v);
+    uint32_t n = srv_jsonin_size(d, v);
     dims[rank++] = (int64_t)n;
     if (n == 0)
       break;
-    v = json_array_get(v, 0);
+    v = v + 1;
   }
   return rank;
 }
 
 typedef struct fill_ctx {
+  const srv_jsonin_doc *d;
   const int64_t *dims;
   int rank;
   const rt_io_info *io;
   const char *where;
-  int64_t idx[RT_MAX_RANK];
+  int64_t idx[RT_MAX_RANK + 1];
   char *cur; /* NULL: check only (the shape is too big to be real; find the ragged spot) */
   char *msg;
   size_t cap;
@@ -125,20 +123,92 @@ static int fill_error(fill_ctx *c, int depth, const char *fmt, const char *a, co
   return 400;
 }
 
-static int fill_scalar(fill_ctx *c, json_t *v, int depth) {
+/* The error for scalar v (at c->idx[0..depth)) that does not fit the input's dtype. */
+static int scalar_error(fill_ctx *c, uint32_t v, int depth) {
+  const srv_jsonin_doc *d = c->d;
   const char *dt = rt_dtype_name(c->io->dtype);
   char want[160];
   switch (c->io->dtype) {
+  case RT_DT_F32:
+    snprintf(want, sizeof want, "expected a number (input '%s' is %s)", c->io->name, dt);
+    return fill_error(c, depth, "%s, got %s", want, srv_jsonin_type_name(d, v));
+  case RT_DT_I32: {
+    if (!srv_jsonin_is_number(d, v)) {
+      snprintf(want, sizeof want, "expected an integer (input '%s' is %s)", c->io->name, dt);
+      return fill_error(c, depth, "%s, got %s", want, srv_jsonin_type_name(d, v));
+    }
+    char got[64];
+    if (srv_jsonin_typeof(d, v) == SRV_JSONIN_INTEGER)
+      snprintf(got, sizeof got, "%" PRId64, srv_jsonin_int(d, v));
+    else
+      snprintf(got, sizeof got, "%.17g", srv_jsonin_real(d, v));
+    snprintf(want, sizeof want, "expected an int32 value (input '%s' is %s)", c->io->name, dt);
+    return fill_error(c, depth, "%s, got %s", want, got);
+  }
+  case RT_DT_BOOL:
+    snprintf(want, sizeof want, "expected true or false (input '%s' is %s)", c->io->name, dt);
+    return fill_error(c, depth, "%s, got %s", want, srv_jsonin_type_name(d, v));
+  default:
+    snprintf(c->msg, c->cap, "%s: input '%s' has dtype %s, which requests cannot carry", c->where,
+             c->io->name, dt);
+    return 400;
+  }
+}
+
+/* Converts scalar v to the input's dtype as the jansson-based codec did: a real parses to
+ * the nearest double and then rounds to float32 (or must be a whole int32); an integer goes
+ * from int64 straight to float32. Returns false when v does not fit. */
+static inline bool scalar_f32(const srv_jsonin_doc *d, uint32_t v, float *out) {
+  const srv_jsonin_tok *t = &d->tok[v];
+  if (t->type == SRV_JSONIN_REAL)
+    *out = (float)srv_jsonin_strtod(d->body + t->pos, t->len);
+  else if (t->type == SRV_JSONIN_INTEGER)
+    *out = (float)srv_jsonin_int(d, v);
+  else
+    return false;
+  return true;
+}
+
+static inline bool scalar_i32(const srv_jsonin_doc *d, uint32_t v, int32_t *out) {
+  const srv_jsonin_tok *t = &d->tok[v];
+  if (t->type == SRV_JSONIN_INTEGER) {
+    int64_t i = srv_jsonin_int(d, v);
+    if (i < INT32_MIN || i > INT32_MAX)
+      return false;
+    *out = (int32_t)i;
+    return true;
+  }
+  if (t->type != SRV_JSONIN_REAL)
+    return false;
+  double x = srv_jsonin_strtod(d->body + t->pos, t->len);
+  if (x != floor(x) || x < INT32_MIN || x > INT32_MAX)
+    return false;
+  *out = (int32_t)x;
+  return true;
+}
+
+static inline bool scalar_bool(const srv_jsonin_doc *d, uint32_t v, unsigned char *out) {
+  const srv_jsonin_tok *t = &d->tok[v];
+  if (t->type == SRV_JSONIN_TRUE || t->type == SRV_JSONIN_FALSE) {
+    *out = t->type == SRV_JSONIN_TRUE;
+    return true;
+  }
+  if (t->type != SRV_JSONIN_INTEGER)
+    return false;
+  int64_t i = srv_jsonin_int(d, v);
+  if (i != 0 && i != 1)
+    return false;
+  *out = (unsigned char)i;
+  return true;
+}
+
+/* One scalar at depth c->rank. */
+static int fill_scalar(fill_ctx *c, uint32_t v, int depth) {
+  switch (c->io->dtype) {
   case RT_DT_F32: {
     float f;
-    if (json_is_real(v))
-      f = (float)json_real_value(v);
-    else if (json_is_integer(v))
-      f = (float)json_integer_value(v);
-    else {
-      snprintf(want, sizeof want, "expected a number (input '%s' is %s)", c->io->name, dt);
-      return fill_error(c, depth, "%s, got %s", want, type_name(v));
-    }
+    if (!scalar_f32(c->d, v, &f))
+      return scalar_error(c, v, depth);
     if (c->cur) {
       memcpy(c->cur, &f, 4);
       c->cur += 4;
@@ -146,25 +216,9 @@ static int fill_scalar(fill_ctx *c, json_t *v, int depth) {
     return 200;
   }
   case RT_DT_I32: {
-    double x;
-    if (json_is_integer(v))
-      x = (double)json_integer_value(v);
-    else if (json_is_real(v))
-      x = json_real_value(v);
-    else {
-      snprintf(want, sizeof want, "expected an integer (input '%s' is %s)", c->io->name, dt);
-      return fill_error(c, depth, "%s, got %s", want, type_name(v));
-    }
-    if (x != floor(x) || x < INT32_MIN || x > INT32_MAX) {
-      char got[64];
-      if (json_is_integer(v))
-        snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-      else
-        snprintf(got, sizeof got, "%.17g", x);
-      snprintf(want, sizeof want, "expected an int32 value (input '%s' is %s)", c->io->name, dt);
-      return fill_error(c, depth, "%s, got %s", want, got);
-    }
-    int32_t i = (int32_t)x;
+    int32_t i;
+    if (!scalar_i32(c->d, v, &i))
+      return scalar_error(c, v, depth);
     if (c->cur) {
       memcpy(c->cur, &i, 4);
       c->cur += 4;
@@ -173,73 +227,148 @@ static int fill_scalar(fill_ctx *c, json_t *v, int depth) {
   }
   case RT_DT_BOOL: {
     unsigned char u;
-    if (json_is_boolean(v))
-      u = json_is_true(v);
-    else if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
-      u = (unsigned char)json_integer_value(v);
-    else {
-      snprintf(want, sizeof want, "expected true or false (input '%s' is %s)", c->io->name, dt);
-      return fill_error(c, depth, "%s, got %s", want, type_name(v));
-    }
+    if (!scalar_bool(c->d, v, &u))
+      return scalar_error(c, v, depth);
     if (c->cur)
       *c->cur++ = (char)u;
     return 200;
   }
-  default:
-    snprintf(c->msg, c->cap, "%s: input '%s' has dtype %s, which requests cannot carry", c->where,
-             c->io->name, dt);
-    return 400;
+  default: return scalar_error(c, v, depth);
   }
 }
 
-static int fill_rec(fill_ctx *c, json_t *v, int depth) {
-  if (depth == c->rank) {
-    if (json_is_array(v) || json_is_object(v)) {
-      char dims[128];
-      srv_rest_shape_str(dims, sizeof dims, c->dims, c->rank);
-      return fill_error(c, depth, "ragged: expected a single value here (shape %s), got %s", dims,
-                        type_name(v));
+static int ragged_leaf(fill_ctx *c, uint32_t v, int depth) {
+  char dims[128];
+  srv_rest_shape_str(dims, sizeof dims, c->dims, c->rank);
+  return fill_error(c, depth, "ragged: expected a single value here (shape %s), got %s", dims,
+                    srv_jsonin_type_name(c->d, v));
+}
+
+/* The innermost list (depth c->rank - 1, its length already checked): the hot loop of every
+ * request, one tight loop per dtype. */
+static int fill_row(fill_ctx *c, uint32_t v, int depth) {
+  const srv_jsonin_doc *d = c->d;
+  uint32_t n = srv_jsonin_size(d, v), e = v + 1;
+  int64_t *idx = &c->idx[depth];
+  if (!c->cur || c->io->dtype > RT_DT_BOOL) {
+    for (uint32_t i = 0; i < n; i++, e = srv_jsonin_next(d, e)) {
+      *idx = i;
+      srv_jsonin_type t = srv_jsonin_typeof(d, e);
+      int st = t == SRV_JSONIN_ARRAY || t == SRV_JSONIN_OBJECT ? ragged_leaf(c, e, depth + 1)
+                                                               : fill_scalar(c, e, depth + 1);
+      if (st != 200)
+        return st;
     }
+    return 200;
+  }
+  /* Scalars have no subtree: element i is token v + 1 + i until a container shows up, and
+   * the row converters stop at the first token that is not theirs. */
+  switch (c->io->dtype) {
+  case RT_DT_F32:
+    if (srv_jsonin_numbers_f32(d, v + 1, n, false, (float *)c->cur) < n)
+      goto slow;
+    break;
+  case RT_DT_I32: {
+    int32_t *o = (int32_t *)c->cur;
+    for (uint32_t i = 0; i < n;) {
+      i += srv_jsonin_ints_i32(d, v + 1 + i, n - i, o + i);
+      if (i < n && !scalar_i32(d, v + 1 + i, &o[i])) /* 2.0 is an int32 too */
+        goto slow;
+      i += i < n;
+    }
+    break;
+  }
+  default: {
+    unsigned char *o = (unsigned char *)c->cur;
+    for (uint32_t i = 0; i < n; i++, e++)
+      if (!scalar_bool(d, e, &o[i]))
+        goto slow;
+  }
+  }
+  c->cur += (size_t)n * rt_dtype_size(c->io->dtype);
+  return 200;
+slow:; /* something in this row does not fit: find it and say what (c->cur unchanged) */
+  e = v + 1;
+  for (uint32_t i = 0; i < n; i++, e = srv_jsonin_next(d, e)) {
+    *idx = i;
+    srv_jsonin_type t = srv_jsonin_typeof(d, e);
+    int st = t == SRV_JSONIN_ARRAY || t == SRV_JSONIN_OBJECT ? ragged_leaf(c, e, depth + 1)
+                                                             : fill_scalar(c, e, depth + 1);
+    if (st != 200)
+      return st;
+  }
+  return 200; /* unreachable: the fast loop failed on some element */
+}
+
+static int fill_rec(fill_ctx *c, uint32_t v, int depth) {
+  const srv_jsonin_doc *d = c->d;
+  if (depth == c->rank) {
+    srv_jsonin_type t = srv_jsonin_typeof(d, v);
+    if (t == SRV_JSONIN_ARRAY || t == SRV_JSONIN_OBJECT)
+      return ragged_leaf(c, v, depth);
     return fill_scalar(c, v, depth);
   }
-  if (!json_is_array(v)) {
+  if (!srv_jsonin_is(d, v, SRV_JSONIN_ARRAY)) {
     char want[64];
     snprintf(want, sizeof want, "%" PRId64, c->dims[depth]);
-    return fill_error(c, depth, "ragged: expected a list of %s values, got %s", want, type_name(v));
+    return fill_error(c, depth, "ragged: expected a list of %s values, got %s", want,
+                      srv_jsonin_type_name(d, v));
   }
-  size_t n = json_array_size(v);
+  uint32_t n = srv_jsonin_size(d, v);
   if ((int64_t)n != c->dims[depth]) {
     char got[64], want[64];
-    snprintf(got, sizeof got, "%zu", n);
+    snprintf(got, sizeof got, "%" PRIu32, n);
     snprintf(want, sizeof want, "%" PRId64, c->dims[depth]);
     return fill_error(c, depth, "ragged: %s values where the first list has %s", got, want);
   }
-  for (size_t i = 0; i < n; i++) {
+  if (depth == c->rank - 1)
+    return fill_row(c, v, depth);
+  uint32_t e = v + 1, i = 0;
+  if (depth == c->rank - 2 && c->cur) {
+    /* A list of short rows (an image's pixels): whole rows convert in one call; the first
+     * row that does not simply fit (or is wrong) goes the general way, which says why. */
+    uint32_t len = (uint32_t)c->dims[depth + 1];
+    if (c->io->dtype == RT_DT_F32)
+      i = srv_jsonin_rows_f32(d, e, n, len, false, (float *)c->cur);
+    else if (c->io->dtype == RT_DT_I32)
+      i = srv_jsonin_rows_i32(d, e, n, len, (int32_t *)c->cur);
+    c->cur += (size_t)i * len * 4;
+    e += i * (len + 1);
+  }
+  for (; i < n; i++, e = srv_jsonin_next(d, e)) {
     c->idx[depth] = (int64_t)i;
-    int st = fill_rec(c, json_array_get(v, i), depth + 1);
+    int st = fill_rec(c, e, depth + 1);
     if (st != 200)
       return st;
   }
   return 200;
 }
 
-int srv_rest_fill(json_t *v, const int64_t *dims, int rank, const rt_io_info *io, void *dst,
-                  const char *where, char *msg, size_t cap) {
-  fill_ctx c = {
-      .dims = dims, .rank = rank, .io = io, .where = where, .cur = dst, .msg = msg, .cap = cap};
+int srv_rest_fill(const srv_jsonin_doc *d, uint32_t v, const int64_t *dims, int rank,
+                  const rt_io_info *io, void *dst, const char *where, char *msg, size_t cap) {
+  fill_ctx c = {.d = d,
+                .dims = dims,
+                .rank = rank,
+                .io = io,
+                .where = where,
+                .cur = dst,
+                .msg = msg,
+                .cap = cap};
   return fill_rec(&c, v, 0);
 }
 
-bool srv_rest_is_b64(json_t *v) {
-  return json_is_object(v) && json_object_size(v) == 1 && json_object_get(v, "b64");
+bool srv_rest_is_b64(const srv_jsonin_doc *d, uint32_t v) {
+  return srv_jsonin_is(d, v, SRV_JSONIN_OBJECT) && srv_jsonin_size(d, v) == 1 &&
+         srv_jsonin_get(d, v, "b64");
 }
 
-int srv_rest_b64(json_t *v, const rt_io_info *io, int skip, rt_tensor *out, const char *where,
-                 char *msg, size_t cap) {
+int srv_rest_b64(const srv_jsonin_doc *d, uint32_t v, const rt_io_info *io, int skip,
+                 rt_tensor *out, const char *where, char *msg, size_t cap) {
   memset(out, 0, sizeof *out);
-  json_t *s = json_object_get(v, "b64");
-  if (!json_is_string(s)) {
-    snprintf(msg, cap, "%s.b64: expected a base64 string, got %s", where, type_name(s));
+  uint32_t s = srv_jsonin_get(d, v, "b64");
+  if (!srv_jsonin_is(d, s, SRV_JSONIN_STRING)) {
+    snprintf(msg, cap, "%s.b64: expected a base64 string, got %s", where,
+             srv_jsonin_type_name(d, s));
     return 400;
   }
   if (io->rank < skip) {
@@ -247,13 +376,14 @@ int srv_rest_b64(json_t *v, const rt_io_info *io, int skip, rt_tensor *out, cons
              io->name);
     return 400;
   }
-  size_t slen = json_string_length(s);
+  size_t slen;
+  const char *sval = srv_jsonin_str(d, s, &slen);
   unsigned char *bytes = malloc(slen / 4 * 3 + 4);
   if (!bytes) {
     snprintf(msg, cap, "%s: out of memory", where);
     return 500;
   }
-  int64_t nb = srv_b64_decode(json_string_value(s), slen, bytes);
+  int64_t nb = srv_b64_decode(sval, slen, bytes);
   if (nb < 0) {
     free(bytes);
     snprintf(msg, cap, "%s.b64: not valid base64", where);
@@ -263,9 +393,9 @@ int srv_rest_b64(json_t *v, const rt_io_info *io, int skip, rt_tensor *out, cons
   int64_t known = 1;
   out->dtype = io->dtype;
   out->rank = rank;
-  for (int d = 0; d < rank; d++) {
-    out->dims[d] = io->dims[d + skip];
-    if (out->dims[d] < 0) {
+  for (int k = 0; k < rank; k++) {
+    out->dims[k] = io->dims[k + skip];
+    if (out->dims[k] < 0) {
       if (unknown >= 0) {
         free(bytes);
         snprintf(msg, cap,
@@ -274,9 +404,9 @@ int srv_rest_b64(json_t *v, const rt_io_info *io, int skip, rt_tensor *out, cons
                  where, io->name);
         return 400;
       }
-      unknown = d;
+      unknown = k;
     } else {
-      known *= out->dims[d];
+      known *= out->dims[k];
     }
   }
   int64_t esz = (int64_t)rt_dtype_size(io->dtype);
@@ -354,70 +484,101 @@ int srv_rest_check_shape(const rt_tensor *t, const rt_io_info *io, const char *w
   return 200;
 }
 
-static void put_elems(srv_buf *b, const rt_tensor *t, int64_t off, int64_t n) {
-  if (!srv_buf_reserve(b, (size_t)n * 12))
-    return;
+/* Bytes one element can take, its comma included: the longest float32 is 18 characters
+ * ("-12345678900000000", "-1.2345678e-38" is shorter), and srv_fmt_f32 also writes a NUL. */
+static size_t elem_bound(rt_dtype t) {
+  switch (t) {
+  case RT_DT_F32: return 20;
+  case RT_DT_I32: return 13;
+  case RT_DT_BOOL: return 7;
+  default: return 6;
+  }
+}
+
+/* Elements then lists ('[', ']' and a comma each) of t's dims[from..rank). */
+static size_t nested_bound(const rt_tensor *t, int from) {
+  size_t lists = 0, above = 1;
+  for (int d = from; d < t->rank; d++) {
+    lists += above;
+    above *= (size_t)t->dims[d];
+  }
+  return above * elem_bound(t->dtype) + lists * 3 + 8;
+}
+
+/* Writes n elements from t[off] at o (room reserved by the caller); returns the new end. */
+static char *put_row(char *o, const rt_tensor *t, int64_t off, int64_t n) {
   switch (t->dtype) {
   case RT_DT_F32: {
     const float *p = (const float *)t->data + off;
     for (int64_t i = 0; i < n; i++) {
-      if (i)
-        srv_buf_putc(b, ',');
-      srv_buf_f32(b, p[i]);
+      o += srv_fmt_f32(o, p[i]);
+      *o++ = ',';
     }
     break;
   }
   case RT_DT_I32: {
     const int32_t *p = (const int32_t *)t->data + off;
     for (int64_t i = 0; i < n; i++) {
-      if (i)
-        srv_buf_putc(b, ',');
-      srv_buf_i64(b, p[i]);
+      o += srv_fmt_i64(o, p[i]);
+      *o++ = ',';
     }
     break;
   }
   case RT_DT_BOOL: {
     const unsigned char *p = (const unsigned char *)t->data + off;
     for (int64_t i = 0; i < n; i++) {
-      if (i)
-        srv_buf_putc(b, ',');
-      srv_buf_puts(b, p[i] ? "true" : "false");
+      memcpy(o, p[i] ? "true," : "false,", 6);
+      o += p[i] ? 5 : 6;
     }
     break;
   }
   default:
-    for (int64_t i = 0; i < n; i++)
-      srv_buf_puts(b, i ? ",null" : "null");
+    for (int64_t i = 0; i < n; i++) {
+      memcpy(o, "null,", 5);
+      o += 5;
+    }
   }
+  return n ? o - 1 : o; /* no comma after the last */
 }
 
-static void nested_rec(srv_buf *b, const rt_tensor *t, int d, int64_t off) {
-  if (d == t->rank) {
-    put_elems(b, t, off, 1);
-    return;
-  }
-  srv_buf_putc(b, '[');
+static char *put_nested(char *o, const rt_tensor *t, int d, int64_t off) {
+  if (d == t->rank)
+    return put_row(o, t, off, 1);
+  *o++ = '[';
   if (d == t->rank - 1) {
-    put_elems(b, t, off, t->dims[d]);
+    o = put_row(o, t, off, t->dims[d]);
   } else {
     int64_t inner = 1;
     for (int k = d + 1; k < t->rank; k++)
       inner *= t->dims[k];
     for (int64_t i = 0; i < t->dims[d]; i++) {
       if (i)
-        srv_buf_putc(b, ',');
-      nested_rec(b, t, d + 1, off + i * inner);
+        *o++ = ',';
+      o = put_nested(o, t, d + 1, off + i * inner);
     }
   }
-  srv_buf_putc(b, ']');
+  *o++ = ']';
+  return o;
 }
 
+/* Both writers reserve their worst case once and then write through a plain pointer: no
+ * per-value capacity checks on the path every response takes. */
 void srv_rest_write_nested(srv_buf *b, const rt_tensor *t, int from, int64_t offset) {
-  nested_rec(b, t, from, offset);
+  if (!srv_buf_reserve(b, nested_bound(t, from)))
+    return;
+  char *o = put_nested(b->data + b->len, t, from, offset);
+  b->len = (size_t)(o - b->data);
+  b->data[b->len] = 0;
 }
 
 void srv_rest_write_flat(srv_buf *b, const rt_tensor *t) {
-  srv_buf_putc(b, '[');
-  put_elems(b, t, 0, rt_tensor_numel(t));
-  srv_buf_putc(b, ']');
+  int64_t n = rt_tensor_numel(t);
+  if (!srv_buf_reserve(b, (size_t)n * elem_bound(t->dtype) + 8))
+    return;
+  char *o = b->data + b->len;
+  *o++ = '[';
+  o = put_row(o, t, 0, n);
+  *o++ = ']';
+  b->len = (size_t)(o - b->data);
+  b->data[b->len] = 0;
 }

@@ -40,6 +40,7 @@ static bool fits(kdt k, rt_dtype t) {
 }
 
 typedef struct flat_ctx {
+  const srv_jsonin_doc *d;
   kdt k;
   rt_dtype t;
   char *cur, *end;
@@ -49,7 +50,8 @@ typedef struct flat_ctx {
   size_t cap;
 } flat_ctx;
 
-static int leaf(flat_ctx *c, json_t *v) {
+static int leaf(flat_ctx *c, uint32_t v) {
+  const srv_jsonin_doc *d = c->d;
   int64_t at = c->count++;
   if (c->cur == c->end) /* more values than the shape holds; counted, not stored */
     return 200;
@@ -57,24 +59,23 @@ static int leaf(flat_ctx *c, json_t *v) {
   bool ok;
   switch (c->k) {
   case K_FP32:
-    ok = json_is_number(v);
-    x = ok ? json_number_value(v) : 0;
+    ok = srv_jsonin_is_number(d, v);
+    x = ok ? srv_jsonin_number(d, v) : 0;
     break;
   case K_BOOL:
-    ok = json_is_boolean(v);
-    x = json_is_true(v);
+    ok = srv_jsonin_is_bool(d, v);
+    x = srv_jsonin_is(d, v, SRV_JSONIN_TRUE);
     break;
   default: {
-    ok = json_is_integer(v);
-    json_int_t i = ok ? json_integer_value(v) : 0;
+    ok = srv_jsonin_is(d, v, SRV_JSONIN_INTEGER);
+    int64_t i = ok ? srv_jsonin_int(d, v) : 0;
     int64_t lo = c->k == K_UINT8 ? 0 : c->t == RT_DT_BOOL ? 0 : INT32_MIN;
     int64_t hi = c->k == K_UINT8 ? 255 : c->t == RT_DT_BOOL ? 1 : INT32_MAX;
     if (c->k == K_UINT8 && c->t == RT_DT_BOOL)
       hi = 1;
     if (ok && (i < lo || i > hi)) {
       snprintf(c->msg, c->cap,
-               "%s.data[%" PRId64 "]: %" JSON_INTEGER_FORMAT
-               " is out of range for %s into input '%s' (%s)",
+               "%s.data[%" PRId64 "]: %" PRId64 " is out of range for %s into input '%s' (%s)",
                c->where, at, i, KDT_NAMES[c->k], c->name, rt_dtype_name(c->t));
       return 400;
     }
@@ -108,16 +109,31 @@ static int leaf(flat_ctx *c, json_t *v) {
   return 200;
 }
 
-static int flatten(flat_ctx *c, json_t *v, int depth) {
-  if (!json_is_array(v))
+static int flatten(flat_ctx *c, uint32_t v, int depth) {
+  const srv_jsonin_doc *d = c->d;
+  if (!srv_jsonin_is(d, v, SRV_JSONIN_ARRAY))
     return leaf(c, v);
   if (depth >= RT_MAX_RANK) {
     snprintf(c->msg, c->cap, "%s.data: nested deeper than %d levels (input '%s')", c->where,
              RT_MAX_RANK, c->name);
     return 400;
   }
-  for (size_t i = 0; i < json_array_size(v); i++) {
-    int st = flatten(c, json_array_get(v, i), depth + 1);
+  uint32_t n = srv_jsonin_size(d, v), e = v + 1;
+  /* A row of FP32 numbers or in-range integers (the common cases) converts in one call;
+   * whatever stops it (a nested list, a bad value, a full tensor) takes the general path
+   * below, which counts, checks and names it. */
+  uint32_t i = 0;
+  size_t room = (size_t)(c->end - c->cur) / 4;
+  uint32_t take = n < room ? n : (uint32_t)room;
+  if (c->k == K_FP32 && c->t == RT_DT_F32)
+    i = srv_jsonin_numbers_f32(d, e, take, true, (float *)c->cur);
+  else if ((c->k == K_INT32 || c->k == K_INT64) && c->t == RT_DT_I32)
+    i = srv_jsonin_ints_i32(d, e, take, (int32_t *)c->cur);
+  c->cur += (size_t)i * 4;
+  c->count += i;
+  e += i; /* numbers have no subtree */
+  for (; i < n; i++, e = srv_jsonin_next(d, e)) {
+    int st = flatten(c, e, depth + 1);
     if (st != 200)
       return st;
   }
@@ -131,25 +147,27 @@ static void input_names(char *out, size_t cap, const rt_io_info *ios, int n) {
     o += (size_t)snprintf(out + o, cap - o, "%s'%s'", i ? ", " : "", ios[i].name);
 }
 
-static int decode_tensor(const srv_sig *s, json_t *ti, size_t idx, int64_t limit,
-                         srv_infer_req *out, char *msg, size_t cap) {
+static int decode_tensor(const srv_sig *s, const srv_jsonin_doc *d, uint32_t ti, size_t idx,
+                         int64_t limit, srv_infer_req *out, char *msg, size_t cap) {
   char where[64], names[512];
   snprintf(where, sizeof where, "inputs[%zu]", idx);
-  if (!json_is_object(ti)) {
+  if (!srv_jsonin_is(d, ti, SRV_JSONIN_OBJECT)) {
     snprintf(msg, cap, "%s: expected an object with name, shape, datatype and data", where);
     return 400;
   }
-  json_t *name = json_object_get(ti, "name"), *shape = json_object_get(ti, "shape"),
-         *dt = json_object_get(ti, "datatype"), *data = json_object_get(ti, "data");
-  if (!json_is_string(name)) {
+  uint32_t name = srv_jsonin_get(d, ti, "name"), shape = srv_jsonin_get(d, ti, "shape"),
+           dt = srv_jsonin_get(d, ti, "datatype"), data = srv_jsonin_get(d, ti, "data");
+  if (!srv_jsonin_is(d, name, SRV_JSONIN_STRING)) {
     snprintf(msg, cap, "%s.name: %s", where, name ? "expected a string" : "missing");
     return 400;
   }
-  int k = srv_sig_find(s->in, s->n_in, json_string_value(name));
+  size_t nlen;
+  const char *nstr = srv_jsonin_str(d, name, &nlen);
+  int k = srv_sig_findn(s->in, s->n_in, nstr, nlen);
   if (k < 0) {
     input_names(names, sizeof names, s->in, s->n_in);
-    snprintf(msg, cap, "%s.name: the model has no input '%s' (its inputs: %s)", where,
-             json_string_value(name), names);
+    snprintf(msg, cap, "%s.name: the model has no input '%.*s' (its inputs: %s)", where, (int)nlen,
+             nstr, names);
     return 400;
   }
   const rt_io_info *io = &s->in[k];
@@ -157,44 +175,46 @@ static int decode_tensor(const srv_sig *s, json_t *ti, size_t idx, int64_t limit
     snprintf(msg, cap, "%s.name: input '%s' given twice", where, io->name);
     return 400;
   }
-  if (!json_is_array(shape) || json_array_size(shape) > RT_MAX_RANK) {
+  if (!srv_jsonin_is(d, shape, SRV_JSONIN_ARRAY) || srv_jsonin_size(d, shape) > RT_MAX_RANK) {
     snprintf(msg, cap, "%s.shape: %s (input '%s')", where,
              !shape ? "missing" : "expected a list of at most 8 non-negative integers", io->name);
     return 400;
   }
   rt_tensor *t = &out->in[k];
   t->dtype = io->dtype;
-  t->rank = (int)json_array_size(shape);
+  t->rank = (int)srv_jsonin_size(d, shape);
   int64_t numel = 1;
-  for (int d = 0; d < t->rank; d++) {
-    json_t *dv = json_array_get(shape, (size_t)d);
-    if (!json_is_integer(dv) || json_integer_value(dv) < 0) {
-      snprintf(msg, cap, "%s.shape[%d]: expected a non-negative integer (input '%s')", where, d,
+  uint32_t dv = shape + 1;
+  for (int r = 0; r < t->rank; r++, dv = srv_jsonin_next(d, dv)) {
+    if (!srv_jsonin_is(d, dv, SRV_JSONIN_INTEGER) || srv_jsonin_int(d, dv) < 0) {
+      snprintf(msg, cap, "%s.shape[%d]: expected a non-negative integer (input '%s')", where, r,
                io->name);
       return 400;
     }
-    t->dims[d] = json_integer_value(dv);
-    if (t->dims[d] != 0 && numel > limit / t->dims[d]) {
+    t->dims[r] = srv_jsonin_int(d, dv);
+    if (t->dims[r] != 0 && numel > limit / t->dims[r]) {
       snprintf(msg, cap, "%s.shape: more elements than the request body could hold (input '%s')",
                where, io->name);
       return 400;
     }
-    numel *= t->dims[d];
+    numel *= t->dims[r];
   }
-  if (!json_is_string(dt)) {
+  if (!srv_jsonin_is(d, dt, SRV_JSONIN_STRING)) {
     snprintf(msg, cap, "%s.datatype: %s (input '%s')", where, dt ? "expected a string" : "missing",
              io->name);
     return 400;
   }
   int kd = -1;
+  size_t dlen;
+  const char *dstr = srv_jsonin_str(d, dt, &dlen);
   for (int i = 0; i < K_COUNT; i++)
-    if (!strcmp(json_string_value(dt), KDT_NAMES[i]))
+    if (dlen == strlen(KDT_NAMES[i]) && !memcmp(dstr, KDT_NAMES[i], dlen))
       kd = i;
   if (kd < 0) {
     snprintf(msg, cap,
-             "%s.datatype: '%s' is not supported for input '%s' (FP32, INT32, INT64, "
+             "%s.datatype: '%.*s' is not supported for input '%s' (FP32, INT32, INT64, "
              "BOOL, UINT8)",
-             where, json_string_value(dt), io->name);
+             where, (int)dlen, dstr, io->name);
     return 400;
   }
   if (!fits((kdt)kd, io->dtype)) {
@@ -202,15 +222,15 @@ static int decode_tensor(const srv_sig *s, json_t *ti, size_t idx, int64_t limit
              KDT_NAMES[kd], io->name, rt_dtype_name(io->dtype), srv_kserve_datatype(io->dtype));
     return 400;
   }
-  json_t *params = json_object_get(ti, "parameters");
-  if (params && json_object_get(params, "binary_data_size")) {
+  uint32_t params = srv_jsonin_get(d, ti, "parameters");
+  if (params && srv_jsonin_get(d, params, "binary_data_size")) {
     snprintf(msg, cap,
              "%s.parameters.binary_data_size: the binary data extension is not "
              "supported; send JSON data",
              where);
     return 400;
   }
-  if (!json_is_array(data)) {
+  if (!srv_jsonin_is(d, data, SRV_JSONIN_ARRAY)) {
     snprintf(msg, cap, "%s.data: %s (input '%s')", where, data ? "expected a list" : "missing",
              io->name);
     return 400;
@@ -221,7 +241,8 @@ static int decode_tensor(const srv_sig *s, json_t *ti, size_t idx, int64_t limit
     snprintf(msg, cap, "%s: out of memory", where);
     return 500;
   }
-  flat_ctx c = {.k = (kdt)kd,
+  flat_ctx c = {.d = d,
+                .k = (kdt)kd,
                 .t = io->dtype,
                 .cur = t->data,
                 .end = (char *)t->data + (size_t)numel * esz,
@@ -245,38 +266,37 @@ static int decode_tensor(const srv_sig *s, json_t *ti, size_t idx, int64_t limit
 int srv_kserve_decode(const srv_sig *s, const char *body, size_t len, srv_infer_req *out, char *msg,
                       size_t cap) {
   memset(out, 0, sizeof *out);
-  json_error_t je;
-  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-  if (!root) {
-    snprintf(msg, cap, "bad JSON at line %d column %d: %s", je.line, je.column, je.text);
-    return 400;
-  }
-  int st = 400;
+  srv_jsonin_doc doc, *d = &doc;
   char names[512];
-  if (!json_is_object(root)) {
+  int st = srv_jsonin_parse(d, body, len, msg, cap);
+  if (st != 200)
+    goto done;
+  st = 400;
+  const uint32_t root = 1;
+  if (!srv_jsonin_is(d, root, SRV_JSONIN_OBJECT)) {
     snprintf(msg, cap, "request body: expected a JSON object");
     goto done;
   }
-  json_t *id = json_object_get(root, "id");
-  if (id && !json_is_string(id)) {
+  uint32_t id = srv_jsonin_get(d, root, "id");
+  if (id && !srv_jsonin_is(d, id, SRV_JSONIN_STRING)) {
     snprintf(msg, cap, "id: expected a string");
     goto done;
   }
-  json_t *inputs = json_object_get(root, "inputs");
-  if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
+  uint32_t inputs = srv_jsonin_get(d, root, "inputs");
+  if (!srv_jsonin_is(d, inputs, SRV_JSONIN_ARRAY) || srv_jsonin_size(d, inputs) == 0) {
     snprintf(msg, cap, "inputs: %s", inputs ? "expected a non-empty list of tensors" : "missing");
     goto done;
   }
   out->n_in = s->n_in;
   out->in = calloc((size_t)s->n_in + 1, sizeof *out->in);
-  if (!out->in || (id && !(out->id = strdup(json_string_value(id))))) {
+  if (!out->in || (id && !(out->id = srv_jsonin_strdup(d, id)))) {
     snprintf(msg, cap, "out of memory");
     st = 500;
     goto done;
   }
-  for (size_t i = 0; i < json_array_size(inputs); i++)
-    if ((st = decode_tensor(s, json_array_get(inputs, i), i, (int64_t)len + 1, out, msg, cap)) !=
-        200)
+  uint32_t ti = inputs + 1;
+  for (uint32_t i = 0; i < srv_jsonin_size(d, inputs); i++, ti = srv_jsonin_next(d, ti))
+    if ((st = decode_tensor(s, d, ti, i, (int64_t)len + 1, out, msg, cap)) != 200)
       goto done;
   st = 400;
   for (int k = 0; k < s->n_in; k++)
@@ -285,29 +305,33 @@ int srv_kserve_decode(const srv_sig *s, const char *body, size_t len, srv_infer_
       snprintf(msg, cap, "inputs: missing input '%s' (the model needs %s)", s->in[k].name, names);
       goto done;
     }
-  json_t *wanted = json_object_get(root, "outputs");
+  uint32_t wanted = srv_jsonin_get(d, root, "outputs");
   if (wanted) {
-    if (!json_is_array(wanted)) {
+    if (!srv_jsonin_is(d, wanted, SRV_JSONIN_ARRAY)) {
       snprintf(msg, cap, "outputs: expected a list of {\"name\": ...}");
       goto done;
     }
-    out->n_outs = (int)json_array_size(wanted);
+    out->n_outs = (int)srv_jsonin_size(d, wanted);
     out->outs = calloc((size_t)out->n_outs + 1, sizeof *out->outs);
     if (!out->outs) {
       snprintf(msg, cap, "out of memory");
       st = 500;
       goto done;
     }
-    for (int i = 0; i < out->n_outs; i++) {
-      json_t *o = json_array_get(wanted, (size_t)i), *nm = json_object_get(o, "name");
-      int k = json_is_string(nm) ? srv_sig_find(s->out, s->n_out, json_string_value(nm)) : -1;
+    uint32_t o = wanted + 1;
+    for (int i = 0; i < out->n_outs; i++, o = srv_jsonin_next(d, o)) {
+      uint32_t nm = srv_jsonin_get(d, o, "name");
+      size_t nlen = 0;
+      const char *nstr =
+          srv_jsonin_is(d, nm, SRV_JSONIN_STRING) ? srv_jsonin_str(d, nm, &nlen) : NULL;
+      int k = nstr ? srv_sig_findn(s->out, s->n_out, nstr, nlen) : -1;
       if (k < 0) {
         input_names(names, sizeof names, s->out, s->n_out);
-        if (json_is_string(nm))
+        if (nstr)
           snprintf(msg, cap,
-                   "outputs[%d].name: the model has no output '%s' (its outputs: "
+                   "outputs[%d].name: the model has no output '%.*s' (its outputs: "
                    "%s)",
-                   i, json_string_value(nm), names);
+                   i, (int)nlen, nstr, names);
         else
           snprintf(msg, cap, "outputs[%d].name: expected a string", i);
         goto done;
@@ -317,7 +341,7 @@ int srv_kserve_decode(const srv_sig *s, const char *body, size_t len, srv_infer_
   }
   st = 200;
 done:
-  json_decref(root);
+  srv_jsonin_free(d);
   if (st != 200)
     srv_infer_req_free(out);
   return st;

@@ -41,8 +41,9 @@ static bool numel_within(const int64_t *dims, int rank, int64_t mult, int64_t li
 /* Decodes one input from n values (the instances' or the one columnar value), stacking
  * along a new batch dimension when `stack`. where_fmt has one %lld (the instance) in the
  * row format. */
-static int decode_input(json_t **vals, int64_t n, bool stack, const rt_io_info *io,
-                        const char *field, int64_t limit, rt_tensor *out, char *msg, size_t cap) {
+static int decode_input(const srv_jsonin_doc *d, const uint32_t *vals, int64_t n, bool stack,
+                        const rt_io_info *io, const char *field, int64_t limit, rt_tensor *out,
+                        char *msg, size_t cap) {
   char where[320];
   size_t esz = rt_dtype_size(io->dtype);
   memset(out, 0, sizeof *out);
@@ -50,9 +51,9 @@ static int decode_input(json_t **vals, int64_t n, bool stack, const rt_io_info *
 #define WHERE(i)                                                                                   \
   (stack ? (snprintf(where, sizeof where, "instances[%" PRId64 "]%s", (int64_t)(i), field), where) \
          : (snprintf(where, sizeof where, "inputs%s", field), where))
-  if (srv_rest_is_b64(vals[0])) {
+  if (srv_rest_is_b64(d, vals[0])) {
     rt_tensor parts0;
-    int st = srv_rest_b64(vals[0], io, stack ? 1 : 0, &parts0, WHERE(0), msg, cap);
+    int st = srv_rest_b64(d, vals[0], io, stack ? 1 : 0, &parts0, WHERE(0), msg, cap);
     if (st != 200)
       return st;
     if (!stack) {
@@ -73,11 +74,11 @@ static int decode_input(json_t **vals, int64_t n, bool stack, const rt_io_info *
     free(parts0.data);
     for (int64_t i = 1; i < n; i++) {
       rt_tensor p;
-      if (!srv_rest_is_b64(vals[i])) {
+      if (!srv_rest_is_b64(d, vals[i])) {
         snprintf(msg, cap, "%s: expected a {\"b64\": ...} value like instances[0]", WHERE(i));
         return 400;
       }
-      if ((st = srv_rest_b64(vals[i], io, 1, &p, WHERE(i), msg, cap)) != 200)
+      if ((st = srv_rest_b64(d, vals[i], io, 1, &p, WHERE(i), msg, cap)) != 200)
         return st;
       if (rt_tensor_nbytes(&p) != each ||
           memcmp(p.dims, parts0.dims, sizeof(int64_t) * (size_t)p.rank) != 0) {
@@ -92,7 +93,7 @@ static int decode_input(json_t **vals, int64_t n, bool stack, const rt_io_info *
     return 200;
   }
   int64_t dims[RT_MAX_RANK];
-  int rank = srv_rest_shape_of(vals[0], dims);
+  int rank = srv_rest_shape_of(d, vals[0], dims);
   if (rank < 0 || rank + (stack ? 1 : 0) > RT_MAX_RANK) {
     snprintf(msg, cap, "%s: nested deeper than %d dimensions", WHERE(0), RT_MAX_RANK);
     return 400;
@@ -101,7 +102,7 @@ static int decode_input(json_t **vals, int64_t n, bool stack, const rt_io_info *
   if (!numel_within(dims, rank, n, limit, &total)) {
     /* More elements than the body has bytes: some list must be shorter than the first. */
     for (int64_t i = 0; i < n; i++) {
-      int st = srv_rest_fill(vals[i], dims, rank, io, NULL, WHERE(i), msg, cap);
+      int st = srv_rest_fill(d, vals[i], dims, rank, io, NULL, WHERE(i), msg, cap);
       if (st != 200)
         return st;
     }
@@ -119,8 +120,8 @@ static int decode_input(json_t **vals, int64_t n, bool stack, const rt_io_info *
   }
   size_t each = (size_t)(total / (n ? n : 1)) * esz;
   for (int64_t i = 0; i < n; i++) {
-    int st = srv_rest_fill(vals[i], dims, rank, io, (char *)out->data + each * (size_t)i, WHERE(i),
-                           msg, cap);
+    int st = srv_rest_fill(d, vals[i], dims, rank, io, (char *)out->data + each * (size_t)i,
+                           WHERE(i), msg, cap);
     if (st != 200)
       return st;
   }
@@ -128,51 +129,53 @@ static int decode_input(json_t **vals, int64_t n, bool stack, const rt_io_info *
   return 200;
 }
 
-static int decode_row(const srv_sig *s, json_t *inst, int64_t limit, srv_infer_req *out, char *msg,
-                      size_t cap) {
-  if (!json_is_array(inst) || json_array_size(inst) == 0) {
+static int decode_row(const srv_sig *s, const srv_jsonin_doc *d, uint32_t inst, int64_t limit,
+                      srv_infer_req *out, char *msg, size_t cap) {
+  if (!srv_jsonin_is(d, inst, SRV_JSONIN_ARRAY) || srv_jsonin_size(d, inst) == 0) {
     snprintf(msg, cap, "instances: expected a non-empty list of examples");
     return 400;
   }
-  int64_t n = (int64_t)json_array_size(inst);
-  json_t *first = json_array_get(inst, 0);
-  bool named = s->n_in > 1 || (json_is_object(first) && !srv_rest_is_b64(first));
-  json_t **vals = calloc((size_t)n * (size_t)s->n_in, sizeof *vals);
+  int64_t n = (int64_t)srv_jsonin_size(d, inst);
+  uint32_t first = inst + 1;
+  bool named =
+      s->n_in > 1 || (srv_jsonin_is(d, first, SRV_JSONIN_OBJECT) && !srv_rest_is_b64(d, first));
+  uint32_t *vals = calloc((size_t)n * (size_t)s->n_in, sizeof *vals);
   if (!vals) {
     snprintf(msg, cap, "instances: out of memory");
     return 500;
   }
   int st = 200;
   char names[512];
-  for (int64_t i = 0; i < n && st == 200; i++) {
-    json_t *v = json_array_get(inst, (size_t)i);
+  uint32_t v = inst + 1;
+  for (int64_t i = 0; i < n && st == 200; i++, v = srv_jsonin_next(d, v)) {
     if (!named) {
       vals[i] = v;
       continue;
     }
-    if (!json_is_object(v) || srv_rest_is_b64(v)) {
+    if (!srv_jsonin_is(d, v, SRV_JSONIN_OBJECT) || srv_rest_is_b64(d, v)) {
       names_list(names, sizeof names, s->in, s->n_in);
       snprintf(msg, cap,
                "instances[%" PRId64 "]: expected an object of named inputs (%s), "
                "got %s",
-               i, names, json_is_object(v) ? "a b64 value" : "a non-object");
+               i, names, srv_jsonin_is(d, v, SRV_JSONIN_OBJECT) ? "a b64 value" : "a non-object");
       st = 400;
       break;
     }
-    const char *key;
-    json_t *val;
-    json_object_foreach(v, key, val) {
-      int k = srv_sig_find(s->in, s->n_in, key);
+    uint32_t key = v + 1;
+    for (uint32_t m = 0; m < srv_jsonin_size(d, v); m++, key = srv_jsonin_next(d, key + 1)) {
+      size_t klen;
+      const char *kstr = srv_jsonin_str(d, key, &klen);
+      int k = srv_sig_findn(s->in, s->n_in, kstr, klen);
       if (k < 0) {
         names_list(names, sizeof names, s->in, s->n_in);
         snprintf(msg, cap,
-                 "instances[%" PRId64 "]: unknown input '%s' (the model's inputs: "
+                 "instances[%" PRId64 "]: unknown input '%.*s' (the model's inputs: "
                  "%s)",
-                 i, key, names);
+                 i, (int)klen, kstr, names);
         st = 400;
         break;
       }
-      vals[(size_t)k * (size_t)n + (size_t)i] = val;
+      vals[(size_t)k * (size_t)n + (size_t)i] = key + 1;
     }
     for (int k = 0; k < s->n_in && st == 200; k++)
       if (!vals[(size_t)k * (size_t)n + (size_t)i]) {
@@ -184,8 +187,8 @@ static int decode_row(const srv_sig *s, json_t *inst, int64_t limit, srv_infer_r
     char field[300] = "";
     if (named)
       snprintf(field, sizeof field, ".%s", s->in[k].name);
-    st = decode_input(vals + (size_t)k * (size_t)n, n, true, &s->in[k], field, limit, &out->in[k],
-                      msg, cap);
+    st = decode_input(d, vals + (size_t)k * (size_t)n, n, true, &s->in[k], field, limit,
+                      &out->in[k], msg, cap);
     if (st == 200) {
       char where[320];
       snprintf(where, sizeof where, "instances%s", field);
@@ -198,28 +201,30 @@ static int decode_row(const srv_sig *s, json_t *inst, int64_t limit, srv_infer_r
   return st;
 }
 
-static int decode_columnar(const srv_sig *s, json_t *inputs, int64_t limit, srv_infer_req *out,
-                           char *msg, size_t cap) {
+static int decode_columnar(const srv_sig *s, const srv_jsonin_doc *d, uint32_t inputs,
+                           int64_t limit, srv_infer_req *out, char *msg, size_t cap) {
   char names[512];
-  json_t **vals = calloc((size_t)s->n_in + 1, sizeof *vals);
+  uint32_t *vals = calloc((size_t)s->n_in + 1, sizeof *vals);
   if (!vals) {
     snprintf(msg, cap, "inputs: out of memory");
     return 500;
   }
   int st = 200;
-  bool named = json_is_object(inputs) && !srv_rest_is_b64(inputs);
+  bool named = srv_jsonin_is(d, inputs, SRV_JSONIN_OBJECT) && !srv_rest_is_b64(d, inputs);
   if (named) {
-    const char *key;
-    json_t *val;
-    json_object_foreach(inputs, key, val) {
-      int k = srv_sig_find(s->in, s->n_in, key);
+    uint32_t key = inputs + 1;
+    for (uint32_t m = 0; m < srv_jsonin_size(d, inputs); m++, key = srv_jsonin_next(d, key + 1)) {
+      size_t klen;
+      const char *kstr = srv_jsonin_str(d, key, &klen);
+      int k = srv_sig_findn(s->in, s->n_in, kstr, klen);
       if (k < 0) {
         names_list(names, sizeof names, s->in, s->n_in);
-        snprintf(msg, cap, "inputs: unknown input '%s' (the model's inputs: %s)", key, names);
+        snprintf(msg, cap, "inputs: unknown input '%.*s' (the model's inputs: %s)", (int)klen, kstr,
+                 names);
         st = 400;
         break;
       }
-      vals[k] = val;
+      vals[k] = key + 1;
     }
     for (int k = 0; k < s->n_in && st == 200; k++)
       if (!vals[k]) {
@@ -238,7 +243,7 @@ static int decode_columnar(const srv_sig *s, json_t *inputs, int64_t limit, srv_
     char field[300] = "";
     if (named)
       snprintf(field, sizeof field, ".%s", s->in[k].name);
-    st = decode_input(&vals[k], 1, false, &s->in[k], field, limit, &out->in[k], msg, cap);
+    st = decode_input(d, &vals[k], 1, false, &s->in[k], field, limit, &out->in[k], msg, cap);
     if (st == 200) {
       char where[320];
       snprintf(where, sizeof where, "inputs%s", field);
@@ -252,29 +257,31 @@ static int decode_columnar(const srv_sig *s, json_t *inputs, int64_t limit, srv_
 int srv_tfs_decode(const srv_sig *s, const char *body, size_t len, srv_infer_req *out, char *msg,
                    size_t cap) {
   memset(out, 0, sizeof *out);
-  json_error_t je;
-  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-  if (!root) {
-    snprintf(msg, cap, "bad JSON at line %d column %d: %s", je.line, je.column, je.text);
-    return 400;
-  }
-  int st = 400;
-  if (!json_is_object(root)) {
+  srv_jsonin_doc doc;
+  int st = srv_jsonin_parse(&doc, body, len, msg, cap);
+  if (st != 200)
+    goto done;
+  st = 400;
+  const uint32_t root = 1;
+  if (!srv_jsonin_is(&doc, root, SRV_JSONIN_OBJECT)) {
     snprintf(msg, cap, "request body: expected a JSON object");
     goto done;
   }
-  json_t *sig = json_object_get(root, "signature_name");
-  if (sig && !json_is_string(sig)) {
+  uint32_t sig = srv_jsonin_get(&doc, root, "signature_name");
+  if (sig && !srv_jsonin_is(&doc, sig, SRV_JSONIN_STRING)) {
     snprintf(msg, cap, "signature_name: expected a string");
     goto done;
   }
-  if (sig && json_string_length(sig) > 0 && strcmp(json_string_value(sig), SIGNATURE) != 0) {
+  size_t slen = 0;
+  const char *sname = sig ? srv_jsonin_str(&doc, sig, &slen) : NULL;
+  if (slen > 0 && (slen != strlen(SIGNATURE) || memcmp(sname, SIGNATURE, slen) != 0)) {
     snprintf(msg, cap,
-             "signature_name: '%s' is not a signature of this model (it has '" SIGNATURE "')",
-             json_string_value(sig));
+             "signature_name: '%.*s' is not a signature of this model (it has '" SIGNATURE "')",
+             (int)slen, sname);
     goto done;
   }
-  json_t *inst = json_object_get(root, "instances"), *cols = json_object_get(root, "inputs");
+  uint32_t inst = srv_jsonin_get(&doc, root, "instances"),
+           cols = srv_jsonin_get(&doc, root, "inputs");
   if (inst && cols) {
     snprintf(msg, cap, "give either 'instances' (row format) or 'inputs' (columnar), not both");
     goto done;
@@ -292,10 +299,10 @@ int srv_tfs_decode(const srv_sig *s, const char *body, size_t len, srv_infer_req
   }
   /* Every element takes at least one byte of the body, so no honest tensor is larger. */
   int64_t limit = (int64_t)len + 1;
-  st = inst ? decode_row(s, inst, limit, out, msg, cap)
-            : decode_columnar(s, cols, limit, out, msg, cap);
+  st = inst ? decode_row(s, &doc, inst, limit, out, msg, cap)
+            : decode_columnar(s, &doc, cols, limit, out, msg, cap);
 done:
-  json_decref(root);
+  srv_jsonin_free(&doc);
   if (st != 200)
     srv_infer_req_free(out);
   return st;
