@@ -308,6 +308,8 @@ static srv_request *request_new(srv_http *h, struct MHD_Connection *c, const cha
   return r;
 }
 
+#define PRESIZE_MAX ((long long)8 << 20)
+
 #define CLIENT_CERT_MSG                                                                         \
   "a client certificate that chains to the server's custom_ca is required (client_verify)"
 
@@ -345,6 +347,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
       r->reject = 403;
     else if (declared > max)
       r->reject = 413;
+    /* One allocation for the declared body instead of a doubling series of copies (5% of the
+     * CPU on 4 MB bodies). Capped: a client may declare a length it never sends. */
+    if (!r->reject && declared > 0)
+      srv_buf_reserve(&r->body, (size_t)(declared < PRESIZE_MAX ? declared : PRESIZE_MAX));
     /* Answering now (from the headers) makes MHD close the connection with the body unread,
      * which resets it: a client that sends the whole body before reading (Python's
      * http.client, requests) would lose the answer. So a body at most DRAIN_BYTES over the
