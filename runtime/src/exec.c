@@ -414,7 +414,6 @@ static rt_status plan_build(rt_session *s, const rt_tensor *inputs, int n_inputs
       os[j].def_pos = -1; /* step indices, set after the walk */
       os[j].last_pos = -1;
     }
-    step->scratch_bytes = k.scratch_bytes;
     p->n_steps++;
     if (nd->op->plan) {
       k.tp = s->tp;
@@ -423,6 +422,7 @@ static rt_status plan_build(rt_session *s, const rt_tensor *inputs, int n_inputs
         goto error;
       step->state = k.state;
     }
+    step->scratch_bytes = k.scratch_bytes; /* plan() may have asked for more */
   }
 
   /* Liveness: the last step that reads each arena slot; model outputs live to the end. */

@@ -26,6 +26,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A run as the executor makes it: the state's scratchpad in a buffer of its own. */
+static rt_status with_scratch(bool conv, void *state, const float *x, float *y, rt_error *err) {
+  size_t n = rt__dnnl_state_bytes(state);
+  void *sp = n ? aligned_alloc(64, (n + 63) & ~(size_t)63) : NULL;
+  rt_status st = conv ? rt__dnnl_conv_run(state, x, y, sp, err)
+                      : rt__dnnl_matmul_run(state, x, y, sp, err);
+  free(sp);
+  return st;
+}
+static rt_status conv_run(void *state, const float *x, float *y, rt_error *err) {
+  return with_scratch(true, state, x, y, err);
+}
+static rt_status mm_run(void *state, const float *x, float *y, rt_error *err) {
+  return with_scratch(false, state, x, y, err);
+}
+
 #define TOL 1e-4
 
 /* ---- deterministic random numbers ---- */
@@ -263,7 +279,7 @@ static bool conv_case_check(conv_case *c, int n_threads) {
   cr_assert(copy);
   memcpy(copy, saved, fbytes);
   memset(saved, 0xff, fbytes); /* NaNs */
-  cr_assert_eq(rt__dnnl_conv_run(state, x, y, &err), RT_OK, "%s: run: %s", c->what, err.msg);
+  cr_assert_eq(conv_run(state, x, y, &err), RT_OK, "%s: run: %s", c->what, err.msg);
   memcpy(saved, copy, fbytes);
   free(copy);
   ref_conv(d, x, want);
@@ -393,7 +409,7 @@ Test(dnnl, plans_at_other_sizes) {
       accepted++;
       int64_t nx = n * h * (h + 1) * 128;
       float *x = rand_vec(nx, -1, 1), *y = rand_vec(nx, 0, 0), *want = malloc((size_t)nx * 4);
-      cr_assert_eq(rt__dnnl_conv_run(state, x, y, &err), RT_OK, "%s", err.msg);
+      cr_assert_eq(conv_run(state, x, y, &err), RT_OK, "%s", err.msg);
       ref_conv(&p, x, want);
       char what[96];
       snprintf(what, sizeof what, "1x1 n%lld %lldx%lld [%s]", (long long)n, (long long)h,
@@ -436,7 +452,7 @@ Test(dnnl, matmul_random_shapes) {
       cr_assert(strstr(rt__dnnl_impl_name(state), "ref") == NULL);
       float *x = rand_vec(d.m * d.k, -1, 1), *y = rand_vec(d.m * d.n, 0, 0);
       float *want = malloc((size_t)(d.m * d.n) * 4);
-      cr_assert_eq(rt__dnnl_matmul_run(state, x, y, &err), RT_OK, "%s", err.msg);
+      cr_assert_eq(mm_run(state, x, y, &err), RT_OK, "%s", err.msg);
       ref_matmul(&d, x, want);
       char what[160];
       snprintf(what, sizeof what, "matmul %lldx%lldx%lld%s act %s [%s]", (long long)d.m,
@@ -490,8 +506,8 @@ static void *shared_worker(void *arg) {
       x[i] = (float)((int)((h + (uint32_t)i * 2246822519u) >> 20) % 2001 - 1000) / 1000.0f;
     for (int64_t i = 0; i < s->mm->m * s->mm->k; i++)
       mx[i] = (float)((int)((h + (uint32_t)i * 3266489917u) >> 20) % 2001 - 1000) / 1000.0f;
-    if (rt__dnnl_conv_run(cs, x, y, &err) != RT_OK ||
-        rt__dnnl_matmul_run(ms, mx, my, &err) != RT_OK) {
+    if (conv_run(cs, x, y, &err) != RT_OK ||
+        mm_run(ms, mx, my, &err) != RT_OK) {
       snprintf(s->msg, sizeof s->msg, "run: %s", err.msg);
       s->failures++;
       goto done;
@@ -621,7 +637,7 @@ Test(dnnl, unsupported_descs) {
   p.transposed = true;
   cr_assert_eq(rt__dnnl_conv_plan(&p, w, 1, &state, &err), RT_ERR_INVALID_ARG);
   cr_assert_eq(rt__dnnl_conv_plan(&d, NULL, 1, &state, &err), RT_ERR_INVALID_ARG);
-  cr_assert_eq(rt__dnnl_conv_run(NULL, filter, filter, &err), RT_ERR_STATE);
+  cr_assert_eq(conv_run(NULL, filter, filter, &err), RT_ERR_STATE);
 
   rt_dnnl_matmul_desc m = {.m = 2, .k = 4, .n = 8, .w = filter, .act = RT_DNNL_ACT_PRELU,
                            .bias = bias, .name = "bad_mm"};

@@ -12,7 +12,8 @@
  * Plans: rt__dnnl_*_plan() builds the primitive for one plan's exact shapes with the weights
  * desc fixed to the packed one. A reference implementation is refused (RT_ERR_UNSUPPORTED):
  * the portable C kernels are faster than oneDNN's ref ones. The state owns its primitive,
- * stream, memory objects and scratchpad (user mode), so run() only points the source and
+ * stream and memory objects; its scratchpad (user mode) is the step's scratch in the session
+ * arena, so run() only points the scratchpad, source and
  * destination at the arena and executes: nothing is allocated per inference.
  * Threads: Debian's oneDNN uses OpenMP. Each thread that enters a parallel region gets its own
  * team and its own thread-count ICV, so plan() and run() set omp_set_num_threads() on the
@@ -64,7 +65,7 @@ typedef struct dn_state {
   int n_mems;
   dnnl_exec_arg_t args[DN_MAX_ARGS];
   int n_args;
-  void *scratch; /* the scratchpad's bytes */
+  dnnl_memory_t scratch; /* the scratchpad, pointed at the caller's scratch on every run */
   size_t scratch_bytes;
   const float *prelu; /* applied after the primitive: [ch] alphas */
   int64_t rows, ch;   /* dst as rows of ch channels (channels are innermost) */
@@ -518,8 +519,7 @@ void rt__dnnl_free(void *state) {
   dnnl_memory_destroy(st->src);
   dnnl_memory_destroy(st->dst);
   dnnl_stream_destroy(st->stream);
-  dnnl_primitive_destroy(st->prim);
-  free(st->scratch);
+  dnnl_primitive_destroy(st->prim); /* st->scratch is one of st->mems */
   free(st);
 }
 
@@ -579,12 +579,11 @@ static rt_status dn_state_make(const char *nm, dnnl_primitive_desc_t pd, const r
   }
   st->scratch_bytes = spmd ? dnnl_memory_desc_get_size(spmd) : 0;
   if (st->scratch_bytes) {
-    if (!(st->scratch = aligned_alloc(64, (st->scratch_bytes + 63) & ~(size_t)63))) {
-      s = dnnl_out_of_memory;
+    /* The bytes are the step's scratch in the session arena (run's argument): shared with
+     * every other step's, instead of one buffer per primitive per worker. */
+    if ((s = dn_arg(st, DNNL_ARG_SCRATCHPAD, spmd, DNNL_MEMORY_NONE)) != dnnl_success)
       goto done;
-    }
-    if ((s = dn_arg(st, DNNL_ARG_SCRATCHPAD, spmd, st->scratch)) != dnnl_success)
-      goto done;
+    st->scratch = st->mems[st->n_mems - 1];
   }
   what = "primitive";
   if ((s = dnnl_primitive_create(&st->prim, pd)) != dnnl_success)
@@ -636,13 +635,17 @@ static void dn_prelu(float *restrict y, const float *restrict alpha, int64_t row
       y[c] = y[c] < 0.0f ? alpha[c] * y[c] : y[c];
 }
 
-static rt_status dn_run(void *state, const float *x, float *y, rt_error *err) {
+static rt_status dn_run(void *state, const float *x, float *y, void *scratch, rt_error *err) {
   dn_state *st = state;
   if (!st)
     return rt__errorf(err, RT_ERR_STATE, "oneDNN kernel run without a plan");
+  if (st->scratch_bytes && !scratch)
+    return rt__errorf(err, RT_ERR_STATE, "oneDNN kernel run without its %zu bytes of scratchpad",
+                      st->scratch_bytes);
   dn_set_threads(st->n_threads);
   dnnl_status_t s;
-  if ((s = dnnl_memory_set_data_handle(st->src, (void *)x)) != dnnl_success ||
+  if ((st->scratch && (s = dnnl_memory_set_data_handle(st->scratch, scratch)) != dnnl_success) ||
+      (s = dnnl_memory_set_data_handle(st->src, (void *)x)) != dnnl_success ||
       (s = dnnl_memory_set_data_handle(st->dst, y)) != dnnl_success ||
       (s = dnnl_primitive_execute(st->prim, st->stream, st->n_args, st->args)) != dnnl_success ||
       (s = dnnl_stream_wait(st->stream)) != dnnl_success)
@@ -652,8 +655,8 @@ static rt_status dn_run(void *state, const float *x, float *y, rt_error *err) {
   return RT_OK;
 }
 
-rt_status rt__dnnl_conv_run(void *state, const float *x, float *y, rt_error *err) {
-  return dn_run(state, x, y, err);
+rt_status rt__dnnl_conv_run(void *state, const float *x, float *y, void *scratch, rt_error *err) {
+  return dn_run(state, x, y, scratch, err);
 }
 
 /* ---- inner product ---- */
@@ -752,6 +755,7 @@ rt_status rt__dnnl_matmul_plan(const rt_dnnl_matmul_desc *d, const rt_dnnl_weigh
   return dn_state_make(nm, pd, w, n_threads, state, err);
 }
 
-rt_status rt__dnnl_matmul_run(void *state, const float *x, float *y, rt_error *err) {
-  return dn_run(state, x, y, err);
+rt_status rt__dnnl_matmul_run(void *state, const float *x, float *y, void *scratch,
+                              rt_error *err) {
+  return dn_run(state, x, y, scratch, err);
 }

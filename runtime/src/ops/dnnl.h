@@ -66,7 +66,8 @@ rt_status rt__dnnl_pack_conv(rt_graph *g, const rt_dnnl_conv_desc *d, rt_dnnl_we
  * pack with the real spatial sizes when they are known. */
 rt_status rt__dnnl_conv_plan(const rt_dnnl_conv_desc *d, const rt_dnnl_weights *w,
                              int n_threads, void **state, rt_error *err);
-rt_status rt__dnnl_conv_run(void *state, const float *x, float *y, rt_error *err);
+/* scratch: rt__dnnl_state_bytes(state) bytes, 64-aligned (NULL when that is 0). */
+rt_status rt__dnnl_conv_run(void *state, const float *x, float *y, void *scratch, rt_error *err);
 
 /* y[m,n] = act(x[m,k] * w[k,n] + bias[n]) with w constant (MatMul/_FusedMatMul, Dense). */
 typedef struct rt_dnnl_matmul_desc {
@@ -83,11 +84,13 @@ rt_status rt__dnnl_pack_matmul(rt_graph *g, const rt_dnnl_matmul_desc *d,
                                rt_dnnl_weights **out, rt_error *err);
 rt_status rt__dnnl_matmul_plan(const rt_dnnl_matmul_desc *d, const rt_dnnl_weights *w,
                                int n_threads, void **state, rt_error *err);
-rt_status rt__dnnl_matmul_run(void *state, const float *x, float *y, rt_error *err);
+rt_status rt__dnnl_matmul_run(void *state, const float *x, float *y, void *scratch,
+                              rt_error *err);
 
 void rt__dnnl_free(void *state);
 /* The oneDNN implementation a plan runs ("brgconv:avx512_core", ...; never a reference one)
- * and the bytes of scratchpad it owns beside the session's arena (a few KiB per node). */
+ * and the bytes of scratchpad its run needs (the plan() hook adds them to the step's scratch,
+ * which the executor places in the session arena). */
 const char *rt__dnnl_impl_name(const void *state);
 size_t rt__dnnl_state_bytes(const void *state);
 

@@ -1204,7 +1204,7 @@ static rt_status nn_conv_run(rt_kctx *k) {
     return st;
 #ifdef ORCHARD_HAVE_DNNL
   if (k->state)
-    return rt__dnnl_conv_run(k->state, k->in[0].data, k->out[0].data, k->err);
+    return rt__dnnl_conv_run(k->state, k->in[0].data, k->out[0].data, k->scratch, k->err);
 #endif
   if (pl.P == 0 || g.oc == 0)
     return RT_OK;
@@ -1704,7 +1704,7 @@ static rt_status nn_depthwise_run(rt_kctx *k) {
     return st;
 #ifdef ORCHARD_HAVE_DNNL
   if (k->state)
-    return rt__dnnl_conv_run(k->state, k->in[0].data, k->out[0].data, k->err);
+    return rt__dnnl_conv_run(k->state, k->in[0].data, k->out[0].data, k->scratch, k->err);
 #endif
   const nn_conv_params *p = k->params;
   int64_t rows = g.n * g.oh;
@@ -2101,7 +2101,7 @@ static rt_status nn_backprop_run(rt_kctx *k) {
     return st;
 #ifdef ORCHARD_HAVE_DNNL
   if (k->state)
-    return rt__dnnl_conv_run(k->state, k->in[2].data, k->out[0].data, k->err);
+    return rt__dnnl_conv_run(k->state, k->in[2].data, k->out[0].data, k->scratch, k->err);
 #endif
   int64_t c1 = g.ic, c2 = g.oc, kh = g.kh, kw = g.kw;
   if (g.n * g.ih * g.iw * c1 == 0)
@@ -2403,7 +2403,7 @@ static rt_status nn_mm_run(rt_kctx *k) {
     return st;
 #ifdef ORCHARD_HAVE_DNNL
   if (k->state)
-    return rt__dnnl_matmul_run(k->state, k->in[0].data, k->out[0].data, k->err);
+    return rt__dnnl_matmul_run(k->state, k->in[0].data, k->out[0].data, k->scratch, k->err);
 #endif
   const nn_mm_params *p = k->params;
   int64_t M = g.M, N = g.N, K = g.K;
@@ -2474,6 +2474,16 @@ static rt_status nn_dnnl_status(rt_status st, const rt_error *e, rt_error *err, 
     return RT_OK;
   *err = *e;
   return st;
+}
+
+/* A plan() hook's ending: the state on success, and oneDNN's scratchpad added to the step's
+ * scratch (the executor places it in the arena; the portable kernel's need stays covered). */
+static rt_status nn_dnnl_planned(rt_kctx *k, rt_status st, const rt_error *e, void *state) {
+  rt_status r = nn_dnnl_status(st, e, k->err, &k->state, state);
+  size_t sp = rt__dnnl_state_bytes(k->state);
+  if (k->state && sp > k->scratch_bytes)
+    k->scratch_bytes = sp;
+  return r;
 }
 
 /* A per-channel operand oneDNN can take: n floats, one per output channel. */
@@ -2557,7 +2567,7 @@ static rt_status nn_conv_plan_kind(rt_kctx *k, nn_kind kind) {
     return st;
   void *state = NULL;
   st = rt__dnnl_conv_plan(&d, w, rt__threadpool_size(k->tp), &state, &e);
-  return nn_dnnl_status(st, &e, k->err, &k->state, state);
+  return nn_dnnl_planned(k, st, &e, state);
 }
 
 static rt_status nn_conv_plan_hook(rt_kctx *k) { return nn_conv_plan_kind(k, NN_CONV); }
@@ -2615,7 +2625,7 @@ static rt_status nn_mm_plan_hook(rt_kctx *k) {
   rt_error e = {0};
   void *state = NULL;
   rt_status st = rt__dnnl_matmul_plan(&d, p->dnnl, rt__threadpool_size(k->tp), &state, &e);
-  return nn_dnnl_status(st, &e, k->err, &k->state, state);
+  return nn_dnnl_planned(k, st, &e, state);
 }
 #endif
 
