@@ -16,6 +16,7 @@
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "api.h"
+#include "auth.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -29,6 +30,7 @@ struct srv_api {
   srv_models *models;
   srv_loop *loop;
   bool draining;
+  const srv_auth *auth; /* NULL: open */
 };
 
 /* ---------------------------------------------------------------- routing */
@@ -553,6 +555,29 @@ static void handle_model_ready(srv_api *a, srv_request *r, const srv_route *rt) 
                  json_pack("{s:s, s:b, s:s}", "name", rt->model, "ready", 0, "error", msg));
 }
 
+/* Bearer-token check (auth.h): probes stay open, inference needs the predict token, the rest
+ * the admin token. False when it answered 401 itself. */
+static bool api_authorized(const srv_api *a, srv_request *r, srv_route_kind kind) {
+  srv_auth_scope scope = kind == SRV_ROUTE_V2_LIVE || kind == SRV_ROUTE_V2_READY ||
+                                 kind == SRV_ROUTE_METRICS
+                             ? SRV_AUTH_OPEN
+                         : kind == SRV_ROUTE_TFS_PREDICT || kind == SRV_ROUTE_V2_INFER
+                             ? SRV_AUTH_PREDICT
+                             : SRV_AUTH_ADMIN;
+  const char *h = srv_request_header(r, "Authorization");
+  srv_auth_verdict v = srv_auth_check(a->auth, scope, h, h ? strlen(h) : 0);
+  if (v == SRV_AUTH_OK)
+    return true;
+  srv_request_add_header(r, "WWW-Authenticate",
+                         v == SRV_AUTH_WRONG ? "Bearer error=\"invalid_token\"" : "Bearer");
+  srv_request_error(r, 401,
+                    v == SRV_AUTH_WRONG
+                        ? "the bearer token is not the one this endpoint takes (%s)"
+                        : "this endpoint needs 'Authorization: Bearer <token>' (%s)",
+                    srv_auth_flag(scope));
+  return false;
+}
+
 void srv_api_handle(srv_request *r, void *arg) {
   srv_api *a = arg;
   srv_route rt;
@@ -564,6 +589,8 @@ void srv_api_handle(srv_request *r, void *arg) {
     return;
   }
   srv_request_label(r, rt.api, "", "");
+  if (!api_authorized(a, r, rt.kind))
+    return;
   switch (rt.kind) {
   case SRV_ROUTE_DASHBOARD: {
     size_t len;
@@ -604,6 +631,8 @@ void srv_api_handle(srv_request *r, void *arg) {
   }
   srv_request_error(r, 500, "internal error: unhandled route");
 }
+
+void srv_api_set_auth(srv_api *a, const srv_auth *auth) { a->auth = auth; }
 
 srv_api *srv_api_create(srv_models *models, srv_loop *loop) {
   srv_api *a = calloc(1, sizeof *a);

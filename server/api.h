@@ -44,6 +44,10 @@ typedef struct srv_api srv_api;
 
 srv_api *srv_api_create(srv_models *models, srv_loop *loop);
 void srv_api_destroy(srv_api *a);
+/* Bearer tokens the routes require (auth.h); NULL or never set: everything open. Borrowed:
+ * must outlive the API. */
+struct srv_auth;
+void srv_api_set_auth(srv_api *a, const struct srv_auth *auth);
 /* Readiness turns false (SIGTERM). */
 void srv_api_set_draining(srv_api *a, bool draining);
 /* srv_http_params.handler. */

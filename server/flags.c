@@ -69,6 +69,13 @@ static const flag_def SRV_FLAGS[] = {
      "log line format: text or json"},
     {"log_level", FLAG_ENUM, OFF(log_level), "info", 0, 0, LOG_LEVELS,
      "least severe level logged: debug, info, warn or error"},
+    /* Access (issue 8, auth.h): read once at start; an empty or unreadable file stops it. */
+    {"auth_token_file", FLAG_STRING, OFF(auth_token_file), NULL, 0, 0, NULL,
+     "file holding the bearer token required for predict/infer, REST (Authorization: Bearer) "
+     "and gRPC (authorization metadata); unset = open"},
+    {"admin_token_file", FLAG_STRING, OFF(admin_token_file), NULL, 0, 0, NULL,
+     "file holding the bearer token required for every other endpoint (status, metadata, "
+     "model ready, dashboard) except health and metrics, which stay open; unset = open"},
 };
 #undef OFF
 #define N_FLAGS (sizeof SRV_FLAGS / sizeof SRV_FLAGS[0])

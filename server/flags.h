@@ -40,6 +40,8 @@ typedef struct srv_flags {
   int64_t max_request_bytes;
   int log_format; /* srv_log_format */
   int log_level;  /* srv_log_level */
+  char *auth_token_file;  /* bearer token for predict/infer (auth.h) */
+  char *admin_token_file; /* bearer token for every other non-probe endpoint (auth.h) */
 } srv_flags;
 
 /* Fills every field with its default (parsed from the table, like any given value). */

@@ -310,6 +310,31 @@ static srv_request *request_new(srv_http *h, struct MHD_Connection *c, const cha
 
 #define PRESIZE_MAX ((long long)8 << 20)
 
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* libmicrohttpd's own unescaping would turn %00 into a NUL and end the path there, so
+ * "/v1/models/emotion:predict%00junk" would be served as emotion. Every other escape is
+ * decoded as MHD does; %00 stays as text, and on_access refuses such a path. */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s) {
+  char *w = s;
+  for (const char *r = s; *r;) {
+    int hi, lo;
+    if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+      *w++ = (char)(hi * 16 + lo);
+      r += 3;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = 0;
+  return (size_t)(w - s);
+}
+
+#define NUL_PATH_MSG "request path: contains a NUL byte (%%00), which no model or endpoint name has"
+
 #define CLIENT_CERT_MSG                                                                         \
   "a client certificate that chains to the server's custom_ca is required (client_verify)"
 
@@ -343,6 +368,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     long long declared = cl ? strtoll(cl, NULL, 10) : 0;
     if (h->quiescing)
       r->reject = 503;
+    else if (strstr(url, "%00"))
+      r->reject = 400;
     else if (h->p.tls && srv_tls_client_verify(h->p.tls) && !client_cert_ok(c))
       r->reject = 403;
     else if (declared > max)
@@ -363,6 +390,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         srv_request_error(r, 503, "server is shutting down");
       else if (r->reject == 403)
         srv_request_error(r, 403, CLIENT_CERT_MSG);
+      else if (r->reject == 400)
+        srv_request_error(r, 400, NUL_PATH_MSG);
       else
         srv_request_error(r, 413,
                           "request body of %lld bytes is over --max_request_bytes "
@@ -393,6 +422,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
       srv_request_error(r, 503, "server is shutting down");
     else if (r->reject == 403)
       srv_request_error(r, 403, CLIENT_CERT_MSG);
+    else if (r->reject == 400)
+      srv_request_error(r, 400, NUL_PATH_MSG);
     else if (r->reject)
       srv_request_error(r, 413, "request body is over --max_request_bytes (%lld)", (long long)max);
     else if (r->body.oom)
@@ -493,8 +524,9 @@ int srv_http_start(const srv_http_params *p, srv_http **out, char *msg, size_t c
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
       {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h},
       {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+      {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_keep_nul, NULL},
   };
-  int n_opts = 5;
+  int n_opts = 6;
   if (p->tls) {
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
       snprintf(msg, cap, "--ssl_config_file: this libmicrohttpd was built without TLS");

@@ -13,6 +13,7 @@
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "serve.h"
+#include "auth.h"
 #include "tls.h"
 #include "api.h"
 #include "config.h"
@@ -52,6 +53,7 @@ typedef struct serve {
   bool http_idle;
   srv_batching_params batching; /* read by the model manager for its whole life */
   srv_tls *tls;                 /* --ssl_config_file, or NULL; read by the listeners */
+  srv_auth auth;                /* --auth_token_file / --admin_token_file (issue 8) */
   uv_timer_t grace;
   bool grace_started, stopping, stopped;
   bool grpc_on;
@@ -200,6 +202,15 @@ int srv_serve_main(int argc, char **argv) {
     }
     srv_log_info("TLS on REST and gRPC: %s", srv_tls_summary(s->tls));
   }
+  /* Access tokens: read once, handed to the REST API and the gRPC front before they open. */
+  if (srv_auth_load(&s->auth, f->auth_token_file, f->admin_token_file, msg, sizeof msg) != 0) {
+    srv_log_error("%s", msg);
+    goto out;
+  }
+  if (s->auth.predict || s->auth.admin)
+    srv_log_info("bearer tokens required for: %s%s%s", s->auth.predict ? "predict/infer" : "",
+                 s->auth.predict && s->auth.admin ? ", " : "",
+                 s->auth.admin ? "status/metadata/dashboard" : "");
 
   /* Without a file, batching runs on TF Serving's defaults (config.c). */
   if (f->batching_parameters_file
@@ -266,6 +277,7 @@ int srv_serve_main(int argc, char **argv) {
     srv_log_error("out of memory");
     goto out;
   }
+  srv_api_set_auth(s->api, &s->auth);
   if (f->port) {
 #ifdef ORCHARD_HAVE_GRPC
     srv_grpc_params gp = {.loop = &s->loop,
@@ -275,7 +287,8 @@ int srv_serve_main(int argc, char **argv) {
                           .idle_timeout_seconds = IDLE_TIMEOUT_SECONDS,
                           .on_idle = on_grpc_idle,
                           .idle_arg = s,
-                          .tls = s->tls};
+                          .tls = s->tls,
+                          .auth = &s->auth};
     if (srv_grpc_start(&gp, &s->grpc, msg, sizeof msg) != 0) {
       srv_log_error("%s", msg);
       goto out;
@@ -330,6 +343,7 @@ out:
   srv_flags_free(&s->flags);
   srv_batching_params_free(&s->batching);
   srv_tls_free(s->tls);
+  srv_auth_free(&s->auth);
   if (rc == 0 && s->stopping)
     srv_log_info("stopped");
   free(s);

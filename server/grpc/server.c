@@ -22,6 +22,7 @@
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "api.h"
+#include "auth.h"
 #include "codec.h"
 #include "log.h"
 #include "metrics.h"
@@ -148,6 +149,7 @@ static grpc_status_code status_of(int code) {
   switch (code) {
   case 200: return GRPC_STATUS_OK;
   case 400: return GRPC_STATUS_INVALID_ARGUMENT;
+  case 401: return GRPC_STATUS_UNAUTHENTICATED; /* bearer token (auth.h) */
   case 404: return GRPC_STATUS_NOT_FOUND;
   case 405: return GRPC_STATUS_UNIMPLEMENTED;
   case 413: return GRPC_STATUS_RESOURCE_EXHAUSTED;
@@ -583,6 +585,32 @@ static void handle_kserve_model(gcall *c, bool metadata) {
   answer_packed(c, code, buf, len, msg);
 }
 
+/* Bearer-token check (auth.h) on the call's "authorization" metadata: probes open,
+ * inference needs the predict token, the rest the admin token. False when it answered. */
+static bool call_authorized(gcall *c) {
+  srv_auth_scope scope = c->method == M_HEALTH || c->method == M_LIVE || c->method == M_READY
+                             ? SRV_AUTH_OPEN
+                         : c->method == M_PREDICT || c->method == M_INFER ? SRV_AUTH_PREDICT
+                                                                           : SRV_AUTH_ADMIN;
+  const char *h = NULL;
+  size_t hlen = 0;
+  for (size_t i = 0; i < c->md.count; i++)
+    if (!grpc_slice_str_cmp(c->md.metadata[i].key, "authorization")) {
+      h = (const char *)GRPC_SLICE_START_PTR(c->md.metadata[i].value);
+      hlen = GRPC_SLICE_LENGTH(c->md.metadata[i].value);
+      break;
+    }
+  srv_auth_verdict v = srv_auth_check(c->g->p.auth, scope, h, hlen);
+  if (v == SRV_AUTH_OK)
+    return true;
+  set_error(c, 401,
+            v == SRV_AUTH_WRONG ? "the bearer token is not the one this method takes (%s)"
+                                : "this method needs metadata 'authorization: Bearer <token>' (%s)",
+            srv_auth_flag(scope));
+  send_answer(c);
+  return false;
+}
+
 /* Loop thread: a call's request message arrived. */
 static void dispatch(srv_loop_item *it) {
   gcall *c = CALL_OF(it, it_dispatch);
@@ -591,6 +619,8 @@ static void dispatch(srv_loop_item *it) {
     drop_answer(c);
     return;
   }
+  if (!call_authorized(c))
+    return;
   switch (c->method) {
   case M_PREDICT:
   case M_INFER: submit_infer(c); return;

@@ -40,6 +40,8 @@ typedef struct srv_grpc_params {
   /* TLS (tls.h) or NULL for plaintext; with client_verify, grpc core refuses in the handshake
    * a client without a certificate that chains to custom_ca. Read only during start. */
   const struct srv_tls *tls;
+  /* Bearer tokens the methods require (auth.h), or NULL: open. Borrowed: outlives the front. */
+  const struct srv_auth *auth;
 } srv_grpc_params;
 
 /* 0, or -1 with msg (cannot bind the port, out of memory). */

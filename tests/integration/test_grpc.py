@@ -626,7 +626,7 @@ class GrpcDrain(GrpcCase):
         # Queued work must end inside the daemon's 30 s grace period: fewer calls when the build
         # is slowed down (sanitizers set ORCHARD_TEST_TIME_SCALE).
         scale = int(os.environ.get("ORCHARD_TEST_TIME_SCALE", "1"))
-        busy = [self.tfs.Predict.future(req, timeout=300) for _ in range(max(3, 12 // scale))]
+        busy = [self.tfs.Predict.future(req, timeout=300) for _ in range(max(6, 12 // scale))]
         time.sleep(0.1)
         self.server.send_signal(signal.SIGTERM)
         time.sleep(0.05)
