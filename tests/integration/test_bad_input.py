@@ -494,7 +494,10 @@ class BadInputGrpc(BadInputCase):
         # On its own channel: grpc core may drop the whole connection over it, and calls
         # racing that on a shared channel would fail UNAVAILABLE ("Socket closed").
         x = h.sample_inputs("emotion", 1)
-        ch = grpc.insecure_channel("127.0.0.1:%d" % self.server.grpc_port)
+        # grpcio shares TCP connections between channels to one target (the global subchannel
+        # pool); a local pool gives this call a connection of its own to lose.
+        ch = grpc.insecure_channel("127.0.0.1:%d" % self.server.grpc_port,
+                                   options=[("grpc.use_local_subchannel_pool", 1)])
         self.addCleanup(ch.close)
         try:
             self.tg.pb.prediction_grpc.PredictionServiceStub(ch).Predict(
