@@ -421,16 +421,25 @@ static void job_abandon(srv_request *r, void *arg, srv_abandon why) {
                       j->model, j->version, ms);
 }
 
-static void handle_infer(srv_api *a, srv_request *r, const srv_route *rt, job_kind kind) {
+/* The servable the route names, with the request labelled for metrics and logs; NULL when it
+ * answered the error itself. The caller releases what it got. */
+static const srv_servable *acquire_or_answer(srv_api *a, srv_request *r, const srv_route *rt) {
   char msg[1024];
   const srv_servable *sv;
   int code = srv_models_acquire(a->models, &rt->ref, &sv, msg, sizeof msg);
   if (code != 200) {
     srv_request_label(r, rt->api, rt->model, "");
     srv_request_error(r, code, "%s", msg);
-    return;
+    return NULL;
   }
   srv_request_label(r, rt->api, sv->model_name, sv->version_str);
+  return sv;
+}
+
+static void handle_infer(srv_api *a, srv_request *r, const srv_route *rt, job_kind kind) {
+  const srv_servable *sv = acquire_or_answer(a, r, rt);
+  if (!sv)
+    return;
   api_job *j = calloc(1, sizeof *j);
   if (!j) {
     srv_models_release(a->models);
@@ -517,15 +526,9 @@ static json_t *serving_json(const srv_servable *sv) {
 }
 
 static void handle_metadata(srv_api *a, srv_request *r, const srv_route *rt, bool v2) {
-  char msg[1024];
-  const srv_servable *sv;
-  int code = srv_models_acquire(a->models, &rt->ref, &sv, msg, sizeof msg);
-  if (code != 200) {
-    srv_request_label(r, rt->api, rt->model, "");
-    srv_request_error(r, code, "%s", msg);
+  const srv_servable *sv = acquire_or_answer(a, r, rt);
+  if (!sv)
     return;
-  }
-  srv_request_label(r, rt->api, sv->model_name, sv->version_str);
   json_t *j = v2 ? srv_kserve_metadata(sv->sig, sv->model_name, sv->platform,
                                        srv_models_available_locked(a->models, sv->model_name))
                  : srv_tfs_metadata(sv->sig, sv->model_name, sv->version);

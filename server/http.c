@@ -109,16 +109,21 @@ static void arm_deadline(srv_http *h) {
   uv_timer_start(&h->deadline_timer, on_deadline, ms > 0 ? (uint64_t)ms + 1 : 0, 0);
 }
 
+/* Takes r off the deferred list and tells whoever deferred it (once) that it is abandoned. */
+static void abandon(srv_request *r, srv_abandon why) {
+  unlink_deferred(r);
+  void (*cb)(srv_request *, void *, srv_abandon) = r->cb;
+  r->cb = NULL;
+  if (cb)
+    cb(r, r->cb_arg, why);
+}
+
 static void on_deadline(uv_timer_t *t) {
   srv_http *h = t->data;
   double now = srv_now();
   while (h->def_head && h->def_head->deadline <= now) {
     srv_request *r = h->def_head;
-    unlink_deferred(r);
-    void (*cb)(srv_request *, void *, srv_abandon) = r->cb;
-    r->cb = NULL;
-    if (cb)
-      cb(r, r->cb_arg, SRV_ABANDON_TIMEOUT);
+    abandon(r, SRV_ABANDON_TIMEOUT);
     if (r->state == RQ_DEFERRED)
       srv_request_error(r, 504, "request timed out after %lld ms (--rest_api_timeout_in_ms)",
                         (long long)h->p.timeout_ms);
@@ -452,11 +457,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     return;
   *con_cls = NULL;
   if (r->state == RQ_DEFERRED || r->state == RQ_HANDLING) {
-    unlink_deferred(r);
-    void (*cb)(srv_request *, void *, srv_abandon) = r->cb;
-    r->cb = NULL;
-    if (cb)
-      cb(r, r->cb_arg, SRV_ABANDON_GONE);
+    abandon(r, SRV_ABANDON_GONE);
   }
   int code = r->state == RQ_SENT ? r->code : 499; /* nginx's "client closed request" */
   double secs = srv_now() - r->t_ready;
@@ -594,11 +595,7 @@ void srv_http_stop(srv_http *h) {
   h->quiescing = true;
   while (h->def_head) {
     srv_request *r = h->def_head;
-    unlink_deferred(r);
-    void (*cb)(srv_request *, void *, srv_abandon) = r->cb;
-    r->cb = NULL;
-    if (cb)
-      cb(r, r->cb_arg, SRV_ABANDON_GONE);
+    abandon(r, SRV_ABANDON_GONE);
     if (r->state == RQ_DEFERRED)
       srv_request_error(r, 503, "server is shutting down");
   }

@@ -129,6 +129,32 @@ static int decode_input(const srv_jsonin_doc *d, const uint32_t *vals, int64_t n
   return 200;
 }
 
+/* The members of object `obj` by model input: out[k * stride] = the value token of input k.
+ * Every input must be named once, nothing else; messages start with `where`. 200 or 400. */
+static int named_values(const srv_sig *s, const srv_jsonin_doc *d, uint32_t obj, uint32_t *out,
+                        size_t stride, const char *where, char *msg, size_t cap) {
+  uint32_t key = obj + 1;
+  for (uint32_t m = 0; m < srv_jsonin_size(d, obj); m++, key = srv_jsonin_next(d, key + 1)) {
+    size_t klen;
+    const char *kstr = srv_jsonin_str(d, key, &klen);
+    int k = srv_sig_findn(s->in, s->n_in, kstr, klen);
+    if (k < 0) {
+      char names[512];
+      names_list(names, sizeof names, s->in, s->n_in);
+      snprintf(msg, cap, "%s: unknown input '%.*s' (the model's inputs: %s)", where, (int)klen,
+               kstr, names);
+      return 400;
+    }
+    out[(size_t)k * stride] = key + 1;
+  }
+  for (int k = 0; k < s->n_in; k++)
+    if (!out[(size_t)k * stride]) {
+      snprintf(msg, cap, "%s: missing input '%s'", where, s->in[k].name);
+      return 400;
+    }
+  return 200;
+}
+
 static int decode_row(const srv_sig *s, const srv_jsonin_doc *d, uint32_t inst, int64_t limit,
                       srv_infer_req *out, char *msg, size_t cap) {
   if (!srv_jsonin_is(d, inst, SRV_JSONIN_ARRAY) || srv_jsonin_size(d, inst) == 0) {
@@ -161,27 +187,9 @@ static int decode_row(const srv_sig *s, const srv_jsonin_doc *d, uint32_t inst, 
       st = 400;
       break;
     }
-    uint32_t key = v + 1;
-    for (uint32_t m = 0; m < srv_jsonin_size(d, v); m++, key = srv_jsonin_next(d, key + 1)) {
-      size_t klen;
-      const char *kstr = srv_jsonin_str(d, key, &klen);
-      int k = srv_sig_findn(s->in, s->n_in, kstr, klen);
-      if (k < 0) {
-        names_list(names, sizeof names, s->in, s->n_in);
-        snprintf(msg, cap,
-                 "instances[%" PRId64 "]: unknown input '%.*s' (the model's inputs: "
-                 "%s)",
-                 i, (int)klen, kstr, names);
-        st = 400;
-        break;
-      }
-      vals[(size_t)k * (size_t)n + (size_t)i] = key + 1;
-    }
-    for (int k = 0; k < s->n_in && st == 200; k++)
-      if (!vals[(size_t)k * (size_t)n + (size_t)i]) {
-        snprintf(msg, cap, "instances[%" PRId64 "]: missing input '%s'", i, s->in[k].name);
-        st = 400;
-      }
+    char where[48];
+    snprintf(where, sizeof where, "instances[%" PRId64 "]", i);
+    st = named_values(s, d, v, vals + i, (size_t)n, where, msg, cap);
   }
   for (int k = 0; k < s->n_in && st == 200; k++) {
     char field[300] = "";
@@ -212,25 +220,7 @@ static int decode_columnar(const srv_sig *s, const srv_jsonin_doc *d, uint32_t i
   int st = 200;
   bool named = srv_jsonin_is(d, inputs, SRV_JSONIN_OBJECT) && !srv_rest_is_b64(d, inputs);
   if (named) {
-    uint32_t key = inputs + 1;
-    for (uint32_t m = 0; m < srv_jsonin_size(d, inputs); m++, key = srv_jsonin_next(d, key + 1)) {
-      size_t klen;
-      const char *kstr = srv_jsonin_str(d, key, &klen);
-      int k = srv_sig_findn(s->in, s->n_in, kstr, klen);
-      if (k < 0) {
-        names_list(names, sizeof names, s->in, s->n_in);
-        snprintf(msg, cap, "inputs: unknown input '%.*s' (the model's inputs: %s)", (int)klen, kstr,
-                 names);
-        st = 400;
-        break;
-      }
-      vals[k] = key + 1;
-    }
-    for (int k = 0; k < s->n_in && st == 200; k++)
-      if (!vals[k]) {
-        snprintf(msg, cap, "inputs: missing input '%s'", s->in[k].name);
-        st = 400;
-      }
+    st = named_values(s, d, inputs, vals, 1, "inputs", msg, cap);
   } else if (s->n_in == 1) {
     vals[0] = inputs;
   } else {
