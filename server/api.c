@@ -109,6 +109,13 @@ int srv_route_parse(const char *method, const char *path, srv_route *o, char *ms
   if (!strcmp(p, "/")) {
     o->kind = SRV_ROUTE_DASHBOARD;
     o->api = "dashboard";
+  } else if (!strncmp(p, "/dashboard/", 11) && p[11] && !strchr(p + 11, '/')) {
+    o->kind = SRV_ROUTE_DASHBOARD_ASSET;
+    o->api = "dashboard";
+  } else if (!strcmp(p, "/v2/repository/index")) {
+    o->kind = SRV_ROUTE_V2_REPO_INDEX;
+    o->api = "v2_repository_index";
+    want_post = true;
   } else if (!strcmp(p, "/metrics") || !strcmp(p, "/monitoring/prometheus/metrics")) {
     o->kind = SRV_ROUTE_METRICS;
     o->api = "metrics";
@@ -127,12 +134,17 @@ int srv_route_parse(const char *method, const char *path, srv_route *o, char *ms
     if (verb) {
       if (used != n)
         goto not_found;
-      if (strcmp(verb, "predict") != 0) {
-        snprintf(msg, cap, "':%s' is not supported; Orchard serves ':predict'", verb);
+      if (!strcmp(verb, "predict")) {
+        o->kind = SRV_ROUTE_TFS_PREDICT;
+        o->api = "predict";
+      } else if (!strcmp(verb, "annotate")) {
+        o->kind = SRV_ROUTE_TFS_ANNOTATE;
+        o->api = "annotate";
+      } else {
+        snprintf(msg, cap, "':%s' is not supported; Orchard serves ':predict' and ':annotate'",
+                 verb);
         return 400;
       }
-      o->kind = SRV_ROUTE_TFS_PREDICT;
-      o->api = "predict";
       want_post = true;
     } else if (used + 1 == n && !strcmp(seg[used], "metadata")) {
       o->kind = SRV_ROUTE_TFS_METADATA;
@@ -558,6 +570,51 @@ static void handle_model_ready(srv_api *a, srv_request *r, const srv_route *rt) 
                  json_pack("{s:s, s:b, s:s}", "name", rt->model, "ready", 0, "error", msg));
 }
 
+static void handle_asset(srv_request *r) {
+  const unsigned char *data;
+  size_t len;
+  const char *ctype;
+  if (!srv_dashboard_asset(srv_request_path(r), &data, &len, &ctype)) {
+    srv_request_error(r, 404, "no such file: %s", srv_request_path(r));
+    return;
+  }
+  char *copy = malloc(len ? len : 1);
+  if (!copy) {
+    srv_request_error(r, 500, "out of memory");
+    return;
+  }
+  memcpy(copy, data, len);
+  srv_request_respond(r, 200, ctype, copy, len);
+}
+
+/* KServe's model repository extension: [{"name", "version", "state", "reason"}], one entry
+ * per version the manager knows, states in KServe's words (READY / UNAVAILABLE / LOADING). */
+static void handle_repo_index(srv_api *a, srv_request *r) {
+  json_t *models = srv_models_describe(a->models), *out = json_array();
+  size_t i;
+  json_t *m;
+  json_array_foreach(models, i, m) {
+    const char *name = json_string_value(json_object_get(m, "name"));
+    json_t *versions = json_object_get(m, "versions"), *v;
+    size_t k;
+    json_array_foreach(versions, k, v) {
+      const char *state = json_string_value(json_object_get(v, "state"));
+      const char *err =
+          json_string_value(json_object_get(json_object_get(v, "status"), "error_message"));
+      const char *vs = json_string_value(json_object_get(v, "version"));
+      const char *kstate = !state                         ? "UNAVAILABLE"
+                           : !strcmp(state, "AVAILABLE")  ? "READY"
+                           : !strcmp(state, "LOADING") || !strcmp(state, "START") ? "LOADING"
+                                                                                  : "UNAVAILABLE";
+      json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "name", name ? name : "",
+                                           "version", vs ? vs : "", "state", kstate, "reason",
+                                           err ? err : ""));
+    }
+  }
+  json_decref(models);
+  respond_json(r, 200, out);
+}
+
 /* Bearer-token check (auth.h): probes stay open, inference needs the predict token, the rest
  * the admin token. False when it answered 401 itself. */
 static bool api_authorized(const srv_api *a, srv_request *r, srv_route_kind kind) {
@@ -595,16 +652,12 @@ void srv_api_handle(srv_request *r, void *arg) {
   if (!api_authorized(a, r, rt.kind))
     return;
   switch (rt.kind) {
-  case SRV_ROUTE_DASHBOARD: {
-    size_t len;
-    char *html = srv_dashboard_html(srv_models_describe(a->models),
-                                    !a->draining && srv_models_ready(a->models), &len);
-    if (!html)
-      srv_request_error(r, 500, "out of memory");
-    else
-      srv_request_respond(r, 200, "text/html; charset=utf-8", html, len);
+  case SRV_ROUTE_DASHBOARD:
+  case SRV_ROUTE_DASHBOARD_ASSET: handle_asset(r); return;
+  case SRV_ROUTE_V2_REPO_INDEX: handle_repo_index(a, r); return;
+  case SRV_ROUTE_TFS_ANNOTATE:
+    srv_request_error(r, 501, "':annotate' is not implemented yet");
     return;
-  }
   case SRV_ROUTE_METRICS: {
     size_t len;
     char *text = srv_metrics_render(&len);

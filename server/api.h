@@ -25,7 +25,10 @@ typedef enum srv_route_kind {
   SRV_ROUTE_V2_READY,
   SRV_ROUTE_V2_MODEL,
   SRV_ROUTE_V2_MODEL_READY,
-  SRV_ROUTE_V2_INFER
+  SRV_ROUTE_V2_INFER,
+  SRV_ROUTE_TFS_ANNOTATE,  /* POST /v1/models/{name}[...]:annotate (task answers, issue 9) */
+  SRV_ROUTE_DASHBOARD_ASSET, /* GET /dashboard/{file} */
+  SRV_ROUTE_V2_REPO_INDEX    /* POST /v2/repository/index (KServe model repository) */
 } srv_route_kind;
 
 typedef struct srv_route {
@@ -53,8 +56,10 @@ void srv_api_set_draining(srv_api *a, bool draining);
 /* srv_http_params.handler. */
 void srv_api_handle(srv_request *r, void *arg);
 
-/* dashboard.c: the GET / page for the models srv_models_describe lists. malloc'd. */
-char *srv_dashboard_html(json_t *models, bool ready, size_t *len);
+/* dashboard.c: static files embedded in the binary. `path` is the request path: "/" is the
+ * page, "/dashboard/<file>" its assets. False when there is no such file. */
+bool srv_dashboard_asset(const char *path, const unsigned char **data, size_t *len,
+                         const char **content_type);
 
 #define ORCHARD_VERSION "0.1.0"
 

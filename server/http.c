@@ -256,6 +256,10 @@ const char *srv_request_header(srv_request *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *srv_request_query(srv_request *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 const char *srv_request_body(const srv_request *r, size_t *len) {
   *len = r->body.len;
   return r->body.data ? r->body.data : "";

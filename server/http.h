@@ -56,6 +56,8 @@ const char *srv_request_method(const srv_request *r);
 const char *srv_request_path(const srv_request *r);
 const char *srv_request_id(const srv_request *r);
 const char *srv_request_header(srv_request *r, const char *name);
+/* A query-string argument ("?raw=true" -> "true"; "?raw" -> ""), NULL if absent. */
+const char *srv_request_query(srv_request *r, const char *name);
 const char *srv_request_body(const srv_request *r, size_t *len);
 /* Moves the body out (malloc'd, NUL-terminated; the caller frees). */
 char *srv_request_take_body(srv_request *r, size_t *len);

@@ -82,6 +82,14 @@ class Operations(h.ServerCase):
         r = self.server.get("/")
         self.assertEqual(r.status, 200, r)
         self.assertIn("text/html", r.headers.get("content-type", ""))
+        self.assertEqual(self.server.get("/dashboard/nope.js").status, 404)
+
+    def test_repository_index(self):
+        r = self.server.post("/v2/repository/index", b"{}")
+        self.assertEqual(r.status, 200, r)
+        entries = r.json()
+        self.assertIn({"name": "emotion", "version": "1", "state": "READY", "reason": ""}, entries)
+        self.assertEqual(self.server.get("/v2/repository/index").status, 405)
 
 
 class Signals(unittest.TestCase):
