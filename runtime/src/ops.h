@@ -107,5 +107,12 @@ bool rt__norm_axis(int64_t axis, int rank, int *out);
 void rt__set_shape(rt_tensor *t, rt_dtype dt, int rank, const int64_t *dims);
 /* Multiplies dims with overflow checking against INT32_MAX elements per tensor. */
 bool rt__checked_numel(const int64_t *dims, int rank, int64_t *out);
+/* a * b into *out; false (and *out untouched) when it overflows int64. */
+bool rt__checked_mul(int64_t a, int64_t b, int64_t *out);
+/* Product of dims[from, to). Dims of a tensor the executor accepted multiply to under 2^31 left
+ * to right, but after a 0 the rest may be huge (a [0, 2^40] tensor exists): the product is then
+ * 0 whatever the order, and a product of huge dims without a 0 saturates at INT64_MAX instead
+ * of overflowing. Use it for strides and sub-products. */
+int64_t rt__dims_prod(const int64_t *dims, int from, int to);
 
 #endif

@@ -192,20 +192,14 @@ static rt_status set_out(const rt_kctx *k, int j, rt_dtype dt, int rank, const i
   return RT_OK;
 }
 
+/* Both go through rt__dims_prod: a tensor with a 0 dim may have huge others ([0, 2^40]), whose
+ * plain product overflows. Such strides are never used to address memory (no elements). */
 static void contig_strides(const int64_t *dims, int rank, int64_t *st) {
-  int64_t s = 1;
-  for (int i = rank - 1; i >= 0; i--) {
-    st[i] = s;
-    s *= dims[i];
-  }
+  for (int i = rank - 1; i >= 0; i--)
+    st[i] = rt__dims_prod(dims, i + 1, rank);
 }
 
-static int64_t prod(const int64_t *dims, int from, int to) {
-  int64_t p = 1;
-  for (int i = from; i < to; i++)
-    p *= dims[i];
-  return p;
-}
+static int64_t prod(const int64_t *dims, int from, int to) { return rt__dims_prod(dims, from, to); }
 
 /* ---- threads ----
  * Copies are split over the session's pool by ranges of the output, so the bytes written do
@@ -1725,12 +1719,14 @@ static rt_status gather_nd_run(rt_kctx *k) {
   const int32_t *iv = ind->data;
   char *o = k->out[0].data;
   for (int64_t i = 0; i < n_slices; i++) {
-    int64_t flat = 0;
-    for (int j = 0; j < sr; j++)
-      flat += iv[i * sr + j] * strides[j];
+    int64_t flat = 0, term;
+    bool wrapped = false; /* crafted indices x strides can pass 2^63: out of bounds anyway */
+    for (int j = 0; j < sr && !wrapped; j++)
+      wrapped = !rt__checked_mul(iv[i * sr + j], strides[j], &term) ||
+                __builtin_add_overflow(flat, term, &flat);
     /* TF.js checks only the flattened row, so [0, 5] into [3, 4] reads row 1, column 1;
      * matched here because it stays in bounds. */
-    if (flat < 0 || flat >= n_rows) {
+    if (wrapped || flat < 0 || flat >= n_rows) {
       int64_t bad[RT_MAX_RANK];
       for (int j = 0; j < sr; j++)
         bad[j] = iv[i * sr + j];
@@ -1756,7 +1752,9 @@ static rt_status tile_reps(const rt_kctx *k, int64_t *reps, int64_t *od) {
   for (int i = 0; i < n; i++) {
     if (reps[i] < 0)
       return fail(k, RT_ERR_INVALID_ARG, "multiples[%d] = %lld is negative", i, (long long)reps[i]);
-    od[i] = x->dims[i] * reps[i];
+    if (!rt__checked_mul(x->dims[i], reps[i], &od[i])) /* an empty x may have 2^40 dims */
+      return fail(k, RT_ERR_SHAPE, "dim %d (%lld) times multiples[%d] = %lld overflows", i,
+                  (long long)x->dims[i], i, (long long)reps[i]);
   }
   return RT_OK;
 }
@@ -2144,6 +2142,8 @@ static rt_status cumsum_run(rt_kctx *k) {
     return st;
   const ar_cumsum_params *p = k->params;
   const rt_tensor *x = &k->in[0];
+  if (rt_tensor_numel(x) == 0) /* [2^31-1, 0] must not walk 2^31 empty rows */
+    return RT_OK;
   int64_t outer = prod(x->dims, 0, axis), len = x->dims[axis];
   int64_t inner = prod(x->dims, axis + 1, x->rank);
   /* Walk the axis in summing order; each step adds a whole inner row (vectorizes). */

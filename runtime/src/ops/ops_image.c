@@ -500,11 +500,14 @@ static rt_status d2s_shape(rt_kctx *k) {
   const rt_tensor *x = &k->in[0];
   if (x->rank != 4 || !rt_dtype_size(x->dtype))
     return kerr(k, RT_ERR_SHAPE, "input must be a rank-4 NHWC tensor, got rank %d", x->rank);
-  const int64_t bs = p->block;
+  const int64_t bs = p->block; /* <= 2^20 (prepare), so bs * bs cannot overflow */
   if (x->dims[3] % (bs * bs))
     return kerr(k, RT_ERR_SHAPE, "depth %lld is not divisible by block_size^2 = %lld",
                 (long long)x->dims[3], (long long)(bs * bs));
-  int64_t dims[4] = {x->dims[0], x->dims[1] * bs, x->dims[2] * bs, x->dims[3] / (bs * bs)};
+  int64_t dims[4] = {x->dims[0], 0, 0, x->dims[3] / (bs * bs)};
+  /* An empty input may have a 2^40 dim: checked products, so the output check sees them. */
+  if (!rt__checked_mul(x->dims[1], bs, &dims[1]) || !rt__checked_mul(x->dims[2], bs, &dims[2]))
+    return kerr(k, RT_ERR_SHAPE, "output spatial dims overflow");
   return set_out(k, 0, x->dtype, 4, dims);
 }
 
@@ -549,7 +552,9 @@ static rt_status s2d_shape(rt_kctx *k) {
   if (x->dims[1] % bs || x->dims[2] % bs)
     return kerr(k, RT_ERR_SHAPE, "height %lld and width %lld must be divisible by block_size %lld",
                 (long long)x->dims[1], (long long)x->dims[2], (long long)bs);
-  int64_t dims[4] = {x->dims[0], x->dims[1] / bs, x->dims[2] / bs, x->dims[3] * bs * bs};
+  int64_t dims[4] = {x->dims[0], x->dims[1] / bs, x->dims[2] / bs, 0};
+  if (!rt__checked_mul(x->dims[3], bs * bs, &dims[3]))
+    return kerr(k, RT_ERR_SHAPE, "output depth overflows");
   return set_out(k, 0, x->dtype, 4, dims);
 }
 
@@ -630,9 +635,7 @@ static rt_status s2b_read(rt_kctx *k, const char *what, rt_s2b_geom *gm) {
       return kerr(k, RT_ERR_INVALID_ARG, "%s[%d] = [%lld, %lld] must be non-negative", what, i,
                   (long long)vals[2 * i], (long long)vals[2 * i + 1]);
   }
-  gm->inner = 1;
-  for (int i = 1 + n; i < x->rank; i++)
-    gm->inner *= x->dims[i];
+  gm->inner = rt__dims_prod(x->dims, 1 + n, x->rank); /* x may be [0, 2^40, ...] */
   return RT_OK;
 }
 
@@ -644,7 +647,8 @@ static rt_status s2b_shape(rt_kctx *k) {
   const rt_tensor *x = &k->in[0];
   int64_t dims[RT_MAX_RANK];
   memcpy(dims, x->dims, sizeof dims);
-  dims[0] = x->dims[0] * gm.prod;
+  if (!rt__checked_mul(x->dims[0], gm.prod, &dims[0]))
+    return kerr(k, RT_ERR_SHAPE, "output batch overflows");
   for (int i = 0; i < gm.m; i++) {
     int64_t padded = x->dims[1 + i] + gm.pad[i][0] + gm.pad[i][1];
     if (padded % gm.block[i])
@@ -668,13 +672,11 @@ static rt_status s2b_run(rt_kctx *k) {
   const int m = gm.m;
   const int64_t B = x->dims[0];
   int64_t in_stride[RT_MAX_RANK]; /* strides of the spatial dims of x, in elements */
-  in_stride[m - 1] = gm.inner;
-  for (int i = m - 2; i >= 0; i--)
-    in_stride[i] = in_stride[i + 1] * x->dims[2 + i];
-  const int64_t in_batch = in_stride[0] * x->dims[1];
-  int64_t positions = 1;
-  for (int i = 0; i < m; i++)
-    positions *= y->dims[1 + i];
+  /* Products that cannot overflow: x may be empty with huge dims (then nothing is read). */
+  for (int i = m - 1; i >= 0; i--)
+    in_stride[i] = rt__dims_prod(x->dims, 2 + i, x->rank);
+  const int64_t in_batch = rt__dims_prod(x->dims, 1, x->rank);
+  const int64_t positions = rt__dims_prod(y->dims, 1, 1 + m);
   const char *in = x->data;
   char *out = y->data;
   for (int64_t ob = 0; ob < y->dims[0]; ob++) {
@@ -717,7 +719,9 @@ static rt_status b2s_shape(rt_kctx *k) {
   memcpy(dims, x->dims, sizeof dims);
   dims[0] = x->dims[0] / gm.prod;
   for (int i = 0; i < gm.m; i++) {
-    int64_t full = x->dims[1 + i] * gm.block[i];
+    int64_t full;
+    if (!rt__checked_mul(x->dims[1 + i], gm.block[i], &full))
+      return kerr(k, RT_ERR_SHAPE, "spatial dim %d times block_shape[%d] overflows", i, i);
     if (gm.pad[i][0] + gm.pad[i][1] > full)
       return kerr(k, RT_ERR_SHAPE, "crops[%d] = [%lld, %lld] exceed the dimension %lld", i,
                   (long long)gm.pad[i][0], (long long)gm.pad[i][1], (long long)full);
@@ -738,13 +742,11 @@ static rt_status b2s_run(rt_kctx *k) {
   const int m = gm.m;
   const int64_t ob_n = y->dims[0];
   int64_t in_stride[RT_MAX_RANK];
-  in_stride[m - 1] = gm.inner;
-  for (int i = m - 2; i >= 0; i--)
-    in_stride[i] = in_stride[i + 1] * x->dims[2 + i];
-  const int64_t in_batch = in_stride[0] * x->dims[1];
-  int64_t positions = 1;
-  for (int i = 0; i < m; i++)
-    positions *= y->dims[1 + i];
+  /* Products that cannot overflow: x may be empty with huge dims (then nothing is read). */
+  for (int i = m - 1; i >= 0; i--)
+    in_stride[i] = rt__dims_prod(x->dims, 2 + i, x->rank);
+  const int64_t in_batch = rt__dims_prod(x->dims, 1, x->rank);
+  const int64_t positions = rt__dims_prod(y->dims, 1, 1 + m);
   const char *in = x->data;
   char *out = y->data;
   for (int64_t b = 0; b < ob_n; b++) {
@@ -803,11 +805,17 @@ static rt_status sparse_check_indices(const rt_kctx *k, const int64_t *shape, in
       dims_ok = dims_ok && v >= 0 && v < shape[j];
       flat += (double)v * (double)strides[j];
     }
-    if (flat < 0 || flat >= (double)total || (p->validate_indices && !dims_ok))
+    if (flat < 0 || flat >= (double)total || (p->validate_indices && !dims_ok)) {
+      char at[128] = "[", shp[128] = "[";
+      size_t a = 0, b = 0;
+      for (int j = 0; j < nd && a < sizeof at; j++)
+        a += (size_t)snprintf(at + a, sizeof at - a, j ? ",%d" : "[%d", iv[i * nd + j]);
+      for (int j = 0; j < nd && b < sizeof shp; j++)
+        b += (size_t)snprintf(shp + b, sizeof shp - b, j ? ",%lld" : "[%lld", (long long)shape[j]);
       return kerr(k, RT_ERR_INVALID_ARG,
-                  "sparse_indices row %lld (first coordinate %d) is out of bounds for the output "
-                  "shape",
-                  (long long)i, iv[i * nd]);
+                  "sparse_indices row %lld %s] is out of bounds for the output shape %s]",
+                  (long long)i, at, shp);
+    }
   }
   return RT_OK;
 }
@@ -1211,6 +1219,8 @@ static topk_plan topk_layout(const rt_tensor *x, int64_t kk) {
 
 static size_t topk_scratch(const rt_tensor *x, int64_t kk) {
   topk_plan pl = topk_layout(x, kk);
+  if (pl.rows == 0 || kk == 0) /* x may be [0, 2^40]: no rows, no scratch */
+    return 0;
   int64_t n = pl.size;
   if (pl.row_heaps && pl.rows * kk > n)
     n = pl.rows * kk;
@@ -1281,7 +1291,7 @@ static rt_status topk_run(rt_kctx *k) {
   const rt_tensor *x = &k->in[0];
   const int64_t kk = k->out[0].dims[x->rank - 1];
   topk_job j = {.k = k, .pl = topk_layout(x, kk), .heaps = k->scratch};
-  if (j.pl.size == 0 || kk == 0)
+  if (j.pl.rows == 0 || kk == 0) /* rows == 0 also when x is [0, n]: nothing to read */
     return RT_OK;
   if (!p->sorted) { /* the unsorted order is select's own: only the port reproduces it */
     for (int64_t r = 0; r < j.pl.rows; r++)

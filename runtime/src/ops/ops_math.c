@@ -1422,6 +1422,10 @@ static rt_status red_shape(rt_kctx *k, red_kind kind) {
     else if (keep)
       o->dims[o->rank++] = 1;
   }
+  /* Reducing an empty axis leaves the other dims, which may be huge ([0, 2^40] over axis 0). */
+  rt_status cst = check_numel(k, o);
+  if (cst != RT_OK)
+    return cst;
   if (kind == RED_SUM || kind == RED_MEAN || kind == RED_PROD)
     k->scratch_bytes = align64((size_t)rt_tensor_numel(o) * sizeof(double));
   return RT_OK;
@@ -1813,12 +1817,12 @@ static rt_status arg_run(rt_kctx *k, bool is_max) {
   rt_status st = arg_axis(k, &axis);
   if (st != RT_OK)
     return st;
-  int64_t outer = 1, inner = 1, r = x->dims[axis];
-  for (int i = 0; i < x->rank; i++) {
-    if (i < axis)
-      outer *= x->dims[i];
-    if (i > axis)
-      inner *= x->dims[i];
+  /* x may be empty with huge dims ([0, 5, 2^40, 2^40]): no plain products. */
+  int64_t outer = rt__dims_prod(x->dims, 0, axis), r = x->dims[axis];
+  int64_t inner = rt__dims_prod(x->dims, axis + 1, x->rank);
+  if (outer == 0 || inner == 0) {
+    outer = 0;
+    inner = 0;
   }
   int32_t *y = k->out[0].data;
   if (r == 0) { /* TF.js answers 0 for an empty axis */

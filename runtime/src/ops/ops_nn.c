@@ -595,11 +595,9 @@ static rt_status nn_operand_make(const rt_kctx *k, int input, const char *role, 
     return rt__errorf(k->err, RT_ERR_SHAPE, "node '%s': %s %s has more dims than the output %s",
                       k->node->name, role, nn_dims_str(t->dims, t->rank, b1, sizeof b1),
                       nn_dims_str(od, orank, b2, sizeof b2));
-  int64_t ts[RT_MAX_RANK] = {0}, phys[RT_MAX_RANK] = {0}, s = 1;
-  for (int i = tr - 1; i >= 0; i--) {
-    ts[i] = s;
-    s *= td[i];
-  }
+  int64_t ts[RT_MAX_RANK] = {0}, phys[RT_MAX_RANK] = {0};
+  for (int i = tr - 1; i >= 0; i--)
+    ts[i] = rt__dims_prod(td, i + 1, tr); /* an operand with a 0 dim may have huge ones */
   for (int a = 0; a < orank; a++) {
     int ti = a - (orank - tr);
     if (ti < 0 || td[ti] == 1)
@@ -999,7 +997,9 @@ static const float *nn_conv_packed(const rt_kctx *k) {
 static rt_status nn_conv_plan_make(const rt_kctx *k, const nn_geom *g, nn_conv_plan *pl) {
   memset(pl, 0, sizeof *pl);
   pl->K = g->kh * g->kw * g->ic;
-  pl->P = g->n * g->oh * g->ow;
+  /* An empty output may still have huge dims (n = 0, oh = 2^40): no plain product. */
+  const int64_t pdims[3] = {g->n, g->oh, g->ow};
+  pl->P = g->oc ? rt__dims_prod(pdims, 0, 3) : 0;
   pl->direct = !g->nchw && g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 &&
                g->pl == 0 && g->oh == g->ih && g->ow == g->iw;
   /* Sizes are bounded (dims < 2^31, windows < 2^30) but K * OC can still be huge. */
@@ -1202,6 +1202,8 @@ static rt_status nn_conv_run(rt_kctx *k) {
   if ((st = nn_conv_common(k, NN_CONV, &g, &fo)) != RT_OK ||
       (st = nn_conv_plan_make(k, &g, &pl)) != RT_OK)
     return st;
+  if (rt_tensor_numel(&k->out[0]) == 0) /* before any product of dims that may be huge */
+    return RT_OK;
 #ifdef ORCHARD_HAVE_DNNL
   if (k->state)
     return rt__dnnl_conv_run(k->state, k->in[0].data, k->out[0].data, k->scratch, k->err);
@@ -1702,6 +1704,8 @@ static rt_status nn_depthwise_run(rt_kctx *k) {
   rt_status st;
   if ((st = nn_conv_common(k, NN_DEPTHWISE, &g, &fo)) != RT_OK)
     return st;
+  if (rt_tensor_numel(&k->out[0]) == 0) /* before any product of dims that may be huge */
+    return RT_OK;
 #ifdef ORCHARD_HAVE_DNNL
   if (k->state)
     return rt__dnnl_conv_run(k->state, k->in[0].data, k->out[0].data, k->scratch, k->err);
@@ -1866,6 +1870,8 @@ static rt_status nn_pool_run(rt_kctx *k, bool avg) {
   rt_status st;
   if ((st = nn_pool_common(k, &g)) != RT_OK)
     return st;
+  if (rt_tensor_numel(&k->out[0]) == 0) /* before any product of dims that may be huge */
+    return RT_OK;
   int64_t c = g.ic, ohw = g.oh * g.ow;
   if (g.n * ohw * c == 0)
     return RT_OK;
@@ -2099,6 +2105,8 @@ static rt_status nn_backprop_run(rt_kctx *k) {
   rt_status st = nn_backprop_common(k, &g, xd, &xrank);
   if (st != RT_OK)
     return st;
+  if (rt_tensor_numel(&k->out[0]) == 0) /* before any product of dims that may be huge */
+    return RT_OK;
 #ifdef ORCHARD_HAVE_DNNL
   if (k->state)
     return rt__dnnl_conv_run(k->state, k->in[2].data, k->out[0].data, k->scratch, k->err);
@@ -2178,7 +2186,11 @@ static rt_status nn_mm_geometry(const rt_kctx *k, const nn_mm_params *p, nn_mm_g
   g->K = ka;
   g->nb = (ra > rb ? ra : rb) - 2;
   g->out_rank = g->nb + 2;
-  int64_t sa = g->M * g->K, sbb = g->K * g->N;
+  int64_t sa, sbb;
+  if (!rt__checked_mul(g->M, g->K, &sa))
+    sa = INT64_MAX;
+  if (!rt__checked_mul(g->K, g->N, &sbb))
+    sbb = INT64_MAX;
   g->batch = 1;
   for (int i = g->nb - 1; i >= 0; i--) {
     int ia = i - (g->nb - (ra - 2)), ib = i - (g->nb - (rb - 2));
@@ -2190,8 +2202,11 @@ static rt_status nn_mm_geometry(const rt_kctx *k, const nn_mm_params *p, nn_mm_g
     g->bdims[i] = da == 1 ? db : da;
     g->sa[i] = da == 1 ? 0 : sa;
     g->sb[i] = db == 1 ? 0 : sbb;
-    sa *= da;
-    sbb *= db;
+    /* Saturating: only an operand with no elements can overflow, and then so is the output. */
+    if (!rt__checked_mul(sa, da, &sa))
+      sa = INT64_MAX;
+    if (!rt__checked_mul(sbb, db, &sbb))
+      sbb = INT64_MAX;
     g->od[i] = g->bdims[i];
   }
   g->od[g->nb] = g->M;
