@@ -109,6 +109,10 @@ bool srv_auth_token_equal(const char *want, size_t want_len, const char *got, si
   return d == 0;
 }
 
+bool srv_auth_required(const srv_auth *a, srv_auth_scope scope) {
+  return a && ((scope == SRV_AUTH_PREDICT && a->predict) || (scope == SRV_AUTH_ADMIN && a->admin));
+}
+
 srv_auth_verdict srv_auth_check(const srv_auth *a, srv_auth_scope scope, const char *header,
                                 size_t header_len) {
   const char *want = NULL;

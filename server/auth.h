@@ -48,6 +48,9 @@ void srv_auth_free(srv_auth *a);
 
 /* True when the token `got` equals `want`; time depends on want_len only. */
 bool srv_auth_token_equal(const char *want, size_t want_len, const char *got, size_t got_len);
+/* True when `scope` needs a token (one is configured for it): callers can skip looking for
+ * credentials otherwise. */
+bool srv_auth_required(const srv_auth *a, srv_auth_scope scope);
 /* Verdict for the value of an Authorization header (NULL when absent) in `scope`. */
 srv_auth_verdict srv_auth_check(const srv_auth *a, srv_auth_scope scope, const char *header,
                                 size_t header_len);

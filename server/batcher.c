@@ -9,6 +9,8 @@
  * Task state moves queued -> taken (take) or queued -> cancelled (any thread) by CAS, so a
  * cancelled or expired part is found at take time and never reaches a session. Split tasks
  * are reassembled into their own buffer under `asm_mu`: parts may run on different workers.
+ * A failed run of several parts is re-run part by part (run_parts): one request's bad data
+ * must not fail the requests that merely shared its batch.
  */
 /* Messages are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -39,6 +41,7 @@ struct srv_batcher {
   int n_used;
   uint64_t seq;
   srv_batcher_stats stats;
+  atomic_llong retried; /* counted on workers, without the owner's lock */
   pthread_mutex_t asm_mu;
 };
 
@@ -217,6 +220,7 @@ srv_batch_submit srv_batcher_submit(srv_batcher *b, srv_batch_task *t, double no
   t->assembled = NULL;
   t->assembled_buf = NULL;
   t->msg[0] = 0;
+  t->status = RT_OK;
   t->t_enqueued = now;
   /* Part arrays of the slots about to be used are allocated first, so running out of memory
    * leaves nothing half queued. */
@@ -329,7 +333,10 @@ bool srv_batcher_take(srv_batcher *b, double now, bool drain, srv_batch *out, do
 
 int srv_batcher_waiting(const srv_batcher *b) { return b->n_used; }
 
-void srv_batcher_get_stats(const srv_batcher *b, srv_batcher_stats *out) { *out = b->stats; }
+void srv_batcher_get_stats(const srv_batcher *b, srv_batcher_stats *out) {
+  *out = b->stats;
+  out->retried = atomic_load(&((srv_batcher *)b)->retried);
+}
 
 srv_batch *srv_batch_create(const srv_batcher *b) {
   srv_batch *bt = calloc(1, sizeof *bt);
@@ -354,12 +361,14 @@ void srv_batch_destroy(srv_batch *bt) {
 
 /* ------------------------------------------------------------------ worker side */
 
-static void part_failed(srv_batcher *b, srv_batch_task *t, srv_batch_result r, const char *msg) {
+static void part_failed(srv_batcher *b, srv_batch_task *t, srv_batch_result r, rt_status st,
+                        const char *msg) {
   pthread_mutex_lock(&b->asm_mu);
   if ((int)r > atomic_load(&t->worst) || t->msg[0] == 0) {
     if ((int)r > atomic_load(&t->worst))
       atomic_store(&t->worst, r);
     snprintf(t->msg, sizeof t->msg, "%s", msg);
+    t->status = st;
   }
   pthread_mutex_unlock(&b->asm_mu);
 }
@@ -407,21 +416,22 @@ static void part_assemble(srv_batcher *b, srv_batch_task *t, const srv_batch_par
   }
   pthread_mutex_unlock(&b->asm_mu);
   if (!ok)
-    part_failed(b, t, SRV_BATCH_ERROR,
+    part_failed(b, t, SRV_BATCH_ERROR, RT_ERR_NOMEM,
                 "out of memory or mismatched output shapes joining the parts of a split request");
 }
 
 static void part_finish(srv_batcher *b, const srv_batch_part *pt, srv_batch_result r,
-                        const char *msg, const rt_tensor *views, int n) {
+                        rt_status st, const char *msg, const rt_tensor *views, int n) {
   srv_batch_task *t = pt->task;
   if (!t->split) {
+    t->status = st;
     t->deliver(t, r, msg, r == SRV_BATCH_OK ? views : NULL, r == SRV_BATCH_OK ? n : 0);
     return;
   }
   if (r == SRV_BATCH_OK)
     part_assemble(b, t, pt, views, n);
   else
-    part_failed(b, t, r, msg);
+    part_failed(b, t, r, st, msg);
   if (atomic_fetch_sub(&t->parts_left, 1) != 1)
     return;
   /* Last part: every other part's writes happened before its decrement. */
@@ -456,34 +466,29 @@ static bool grow(void **scratch, size_t *cap, size_t need) {
   return true;
 }
 
-void srv_batcher_execute(srv_batcher *b, srv_batch *bt, srv_batch_run_fn run, void *ctx,
-                         void **scratch, size_t *scratch_cap) {
-  for (int i = 0; i < bt->n_dropped; i++) {
-    srv_batch_task *t = bt->dropped[i].task;
-    srv_batch_result r =
-        atomic_load(&t->state) == TASK_CANCELLED ? SRV_BATCH_CANCELLED : SRV_BATCH_EXPIRED;
-    part_finish(b, &bt->dropped[i], r, dropped_msg(r), NULL, 0);
-  }
-  bt->n_dropped = 0;
-  if (!bt->n_live)
-    return;
-  const srv_batch_task *k = bt->live[0].task;
+/* Concatenates and pads `live` (one batch, or one part of a failed batch being re-run alone),
+ * runs it and delivers every part. `retry`: a failed run with more than one part re-runs each
+ * part by itself instead of failing them all (see srv_batcher_execute). */
+static void run_parts(srv_batcher *b, const srv_batch_part *live, int n_live, int rows,
+                      int padded, srv_batch_run_fn run, void *ctx, void **scratch,
+                      size_t *scratch_cap, bool retry) {
+  const srv_batch_task *k = live[0].task;
   int n_in = k->n_in, n_out = b->p.n_outputs;
   size_t hdr = ((size_t)(n_in + 2 * n_out + 1) * sizeof(rt_tensor) + 63) & ~(size_t)63;
   size_t need = hdr;
   for (int i = 0; i < n_in; i++)
-    need += (rt_tensor_nbytes(&k->in[i]) / (size_t)k->rows * (size_t)bt->padded + 63) &
-            ~(size_t)63;
+    need += (rt_tensor_nbytes(&k->in[i]) / (size_t)k->rows * (size_t)padded + 63) & ~(size_t)63;
   const char *fail = NULL;
+  rt_status fail_st = RT_ERR_INTERNAL;
   char msg[512];
   if (!grow(scratch, scratch_cap, need + 64)) {
     fail = "out of memory concatenating a batch";
+    fail_st = RT_ERR_NOMEM;
     goto failed;
   }
   rt_tensor *in = *scratch, *outs = in + n_in, *views = outs + n_out;
   const rt_tensor *run_in = in;
-  bool whole = bt->n_live == 1 && bt->live[0].row0 == 0 && bt->live[0].rows == k->rows &&
-               bt->padded == bt->rows;
+  bool whole = n_live == 1 && live[0].row0 == 0 && live[0].rows == k->rows && padded == rows;
   if (whole) {
     run_in = k->in; /* one request, nothing to pad: run on its own tensors */
   } else {
@@ -491,59 +496,83 @@ void srv_batcher_execute(srv_batcher *b, srv_batch *bt, srv_batch_run_fn run, vo
     for (int i = 0; i < n_in; i++) {
       size_t rb = rt_tensor_nbytes(&k->in[i]) / (size_t)k->rows;
       in[i] = k->in[i];
-      in[i].dims[0] = bt->padded;
+      in[i].dims[0] = padded;
       in[i].data = p;
       char *dst = p;
-      for (int j = 0; j < bt->n_live; j++) {
-        const srv_batch_part *pt = &bt->live[j];
+      for (int j = 0; j < n_live; j++) {
+        const srv_batch_part *pt = &live[j];
         memcpy(dst, (const char *)pt->task->in[i].data + (size_t)pt->row0 * rb,
                (size_t)pt->rows * rb);
         dst += (size_t)pt->rows * rb;
       }
       /* Padding repeats the last real row: real data keeps every op in range. */
-      for (int r = bt->rows; r < bt->padded; r++, dst += rb)
+      for (int r = rows; r < padded; r++, dst += rb)
         memcpy(dst, dst - rb, rb);
-      p += (rb * (size_t)bt->padded + 63) & ~(size_t)63;
+      p += (rb * (size_t)padded + 63) & ~(size_t)63;
     }
   }
   memset(outs, 0, (size_t)n_out * sizeof *outs);
   rt_error err = {0};
   rt_status st = run(ctx, run_in, n_in, outs, &err);
   if (st != RT_OK) {
+    if (retry && n_live > 1) {
+      /* One request's data (an index out of range, say) fails the whole run, and the error
+       * cannot tell which rows caused it. Re-running each request alone fails only the
+       * culprit, with the runtime's own message and status; the others get the answers they
+       * would have had unbatched. This costs n_live extra runs, but only after a failure. */
+      atomic_fetch_add(&b->retried, 1);
+      for (int j = 0; j < n_live; j++)
+        run_parts(b, &live[j], 1, live[j].rows, padded_size(b, live[j].rows), run, ctx, scratch,
+                  scratch_cap, false);
+      return;
+    }
     snprintf(msg, sizeof msg, "%s", err.msg[0] ? err.msg : rt_status_str(st));
     fail = msg;
+    fail_st = st;
     goto failed;
   }
   if (whole) { /* answered as the model gave it, even outputs without a batch dimension */
-    part_finish(b, &bt->live[0], SRV_BATCH_OK, "", outs, n_out);
-    bt->n_live = 0;
+    part_finish(b, &live[0], SRV_BATCH_OK, RT_OK, "", outs, n_out);
     return;
   }
   for (int o = 0; o < n_out; o++)
-    if (outs[o].rank < 1 || outs[o].dims[0] != bt->padded) {
+    if (outs[o].rank < 1 || outs[o].dims[0] != padded) {
       snprintf(msg, sizeof msg,
                "output %d does not follow the batch (dim 0 is %lld for a batch of %d): this "
                "model cannot be batched; turn --enable_batching off for it",
-               o, outs[o].rank < 1 ? 0LL : (long long)outs[o].dims[0], bt->padded);
+               o, outs[o].rank < 1 ? 0LL : (long long)outs[o].dims[0], padded);
       fail = msg;
       goto failed;
     }
   int off = 0;
-  for (int j = 0; j < bt->n_live; j++) {
-    const srv_batch_part *pt = &bt->live[j];
+  for (int j = 0; j < n_live; j++) {
+    const srv_batch_part *pt = &live[j];
     for (int o = 0; o < n_out; o++) {
-      size_t rb = rt_tensor_nbytes(&outs[o]) / (size_t)bt->padded;
+      size_t rb = rt_tensor_nbytes(&outs[o]) / (size_t)padded;
       views[o] = outs[o];
       views[o].dims[0] = pt->rows;
       views[o].data = (char *)outs[o].data + (size_t)off * rb;
     }
     off += pt->rows;
-    part_finish(b, pt, SRV_BATCH_OK, "", views, n_out);
+    part_finish(b, pt, SRV_BATCH_OK, RT_OK, "", views, n_out);
   }
-  bt->n_live = 0;
   return;
 failed:
-  for (int j = 0; j < bt->n_live; j++)
-    part_finish(b, &bt->live[j], SRV_BATCH_ERROR, fail, NULL, 0);
+  for (int j = 0; j < n_live; j++)
+    part_finish(b, &live[j], SRV_BATCH_ERROR, fail_st, fail, NULL, 0);
+}
+
+void srv_batcher_execute(srv_batcher *b, srv_batch *bt, srv_batch_run_fn run, void *ctx,
+                         void **scratch, size_t *scratch_cap) {
+  for (int i = 0; i < bt->n_dropped; i++) {
+    srv_batch_task *t = bt->dropped[i].task;
+    srv_batch_result r =
+        atomic_load(&t->state) == TASK_CANCELLED ? SRV_BATCH_CANCELLED : SRV_BATCH_EXPIRED;
+    part_finish(b, &bt->dropped[i], r, RT_OK, dropped_msg(r), NULL, 0);
+  }
+  bt->n_dropped = 0;
+  if (bt->n_live)
+    run_parts(b, bt->live, bt->n_live, bt->rows, bt->padded, run, ctx, scratch, scratch_cap,
+              true);
   bt->n_live = 0;
 }

@@ -48,7 +48,9 @@ typedef enum srv_batch_result {
 
 typedef struct srv_batch_task srv_batch_task;
 /* On a worker. outs (n_out of them, dim 0 = the task's rows) are valid only during the call;
- * on anything but SRV_BATCH_OK outs is NULL and msg says why. */
+ * on anything but SRV_BATCH_OK outs is NULL, msg says why and t->status holds the runtime's
+ * status for SRV_BATCH_ERROR (RT_ERR_INVALID_ARG / RT_ERR_SHAPE: the request's data; else
+ * internal), RT_OK otherwise. */
 typedef void (*srv_batch_deliver_fn)(srv_batch_task *t, srv_batch_result r, const char *msg,
                                      const rt_tensor *outs, int n_out);
 
@@ -64,6 +66,8 @@ struct srv_batch_task {
   double deadline; /* same clock as submit's `now`; <= 0: none */
   srv_batch_deliver_fn deliver;
   void *arg;
+  /* Set by the batcher before deliver (see srv_batch_deliver_fn). */
+  rt_status status;
   /* Batcher-private. */
   atomic_int state; /* 0 queued, 1 taken, 2 cancelled */
   double t_enqueued;
@@ -94,6 +98,7 @@ typedef struct srv_batch {
 
 typedef struct srv_batcher_stats {
   int64_t batches, rows, padded_rows, rejected, expired, cancelled, too_large;
+  int64_t retried; /* batches whose run failed and were re-run request by request */
   double wait_seconds_sum;
   int64_t wait_count;
   /* Batch sizes (padded) counted in power-of-two buckets: le 1, 2, 4, ... 2^20, +Inf. */
@@ -128,7 +133,9 @@ void srv_batch_destroy(srv_batch *bt);
 typedef rt_status (*srv_batch_run_fn)(void *ctx, const rt_tensor *in, int n_in, rt_tensor *out,
                                       rt_error *err);
 /* Delivers the dropped parts, concatenates and pads the live ones (into *scratch, grown as
- * needed, freed by the caller), runs, and delivers each task its rows. */
+ * needed, freed by the caller), runs, and delivers each task its rows. When the run fails and
+ * the batch holds more than one part, each part is re-run alone (padded on its own), so only
+ * the request whose data fails the run gets the error. */
 void srv_batcher_execute(srv_batcher *b, srv_batch *bt, srv_batch_run_fn run, void *ctx,
                          void **scratch, size_t *scratch_cap);
 

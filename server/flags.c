@@ -75,7 +75,11 @@ static const flag_def SRV_FLAGS[] = {
      "and gRPC (authorization metadata); unset = open"},
     {"admin_token_file", FLAG_STRING, OFF(admin_token_file), NULL, 0, 0, NULL,
      "file holding the bearer token required for every other endpoint (status, metadata, "
-     "model ready, dashboard) except health and metrics, which stay open; unset = open"},
+     "model ready, repository index) except health, metrics and the dashboard's static files, "
+     "which stay open; unset = open"},
+    {"lame_duck_seconds", FLAG_INT, OFF(lame_duck_seconds), "0", 0, 3600, NULL,
+     "on SIGTERM, report not ready (REST and gRPC health) but keep accepting and serving "
+     "requests this many seconds before draining, so load balancers stop sending first"},
 };
 #undef OFF
 #define N_FLAGS (sizeof SRV_FLAGS / sizeof SRV_FLAGS[0])

@@ -42,6 +42,7 @@ typedef struct srv_flags {
   int log_level;  /* srv_log_level */
   char *auth_token_file;  /* bearer token for predict/infer (auth.h) */
   char *admin_token_file; /* bearer token for every other non-probe endpoint (auth.h) */
+  int64_t lame_duck_seconds; /* SIGTERM: readiness off, still serving, this long (serve.c) */
 } srv_flags;
 
 /* Fills every field with its default (parsed from the table, like any given value). */

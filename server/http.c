@@ -12,6 +12,22 @@
  * watched by one uv timer. A request is freed in MHD's completion callback, which also
  * records its metric and access-log line. Extra response headers (Retry-After) are kept on
  * the request, checked for CR/LF and non-token names, and added when the answer is sent.
+ *
+ * Receive deadline (slowloris): MHD calls nothing while headers trickle in, and its own
+ * timeout is an idle timeout that every byte resets. So each TCP connection has an hconn
+ * (MHD's socket context, listed on the server) and a sweep timer looks at them once a
+ * second. A request starts at its first byte: the sweep sees the kernel's count of bytes
+ * received (TCP_INFO) grow past what it was when the previous request ended, or MHD reports
+ * the request line. A connection past its deadline is sent a JSON 408 straight on the socket
+ * (plain HTTP only: MHD owns the TLS session) and shut down; MHD then reads EOF and closes it
+ * the ordinary way, so no descriptor is closed behind its back. Once the body is complete the
+ * deadline no longer applies (the request is ours, bounded by --rest_api_timeout_in_ms).
+ *
+ * Early answers: the handler's first call (headers only) and the checks before it may answer
+ * at once. Answering with the body unread makes MHD close the connection, and a client still
+ * sending its body would see a reset instead of the answer; so a body up to a bound is read
+ * and dropped first (DRAIN_BYTES for a refusal that must not make us read a body: 401, 414,
+ * 431; the limit plus DRAIN_BYTES for the others, which used to read it anyway).
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -25,10 +41,14 @@
 #include <gnutls/gnutls.h>
 #include <math.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* How far over --max_request_bytes a body may be and still be read (and dropped) so the 413
@@ -39,6 +59,28 @@
  * connection is dropped. */
 #define FLOOD_BYTES (64 << 20)
 
+/* Receive deadline: the base (receive_timeout_ms, default below) plus a second per
+ * RECEIVE_RATE bytes of the declared body, so a large body on a slow but honest link fits. */
+#define RECEIVE_TIMEOUT_MS_DEFAULT 30000
+#define RECEIVE_RATE (64 << 10)
+/* Our JSON 414 / 431 limits, under MHD's per-connection memory (MHD_MEMORY), which must hold
+ * the head plus MHD's own bookkeeping so that MHD reaches our checks first. */
+#define MAX_URI_BYTES (16 << 10)
+#define MAX_HEAD_BYTES (64 << 10)
+#define MHD_MEMORY (256 << 10)
+
+/* One per TCP connection (MHD's socket context). */
+typedef struct hconn {
+  struct srv_http *h;
+  int fd;
+  struct srv_request *r; /* the request on it, from its headers to its completion */
+  double t_start;        /* first byte of the current request (0: none seen yet) */
+  uint64_t idle_bytes;   /* bytes received when the previous request ended */
+  size_t uri_len;        /* request line's URI, as MHD logged it */
+  bool cut;
+  struct hconn *prev, *next;
+} hconn;
+
 typedef enum rq_state { RQ_RECEIVING, RQ_HANDLING, RQ_DEFERRED, RQ_ANSWERED, RQ_SENT } rq_state;
 
 struct srv_request {
@@ -48,7 +90,8 @@ struct srv_request {
   char id[72];
   srv_buf body;
   int64_t discarded;
-  int reject; /* 413 or 503: the body is read and dropped, then this is the answer */
+  int reject; /* answered before the body: the body is read and dropped, up to `drain` */
+  int64_t drain;
   rq_state state;
   bool suspended, linked;
   int code;
@@ -57,6 +100,9 @@ struct srv_request {
   const char *ctype;
   double t_begin, t_ready, deadline;
   srv_request *prev, *next; /* deferred list */
+  hconn *hc;                /* NULL once the connection is gone */
+  double recv_deadline;     /* the body must be complete by then (0: none) */
+  bool body_done, cut;
   void (*cb)(srv_request *, void *, srv_abandon);
   void *cb_arg;
   char api[32], model[128], version[24];
@@ -73,6 +119,9 @@ struct srv_http {
   bool quiescing, stopping, idle_notified;
   int inflight;
   srv_request *def_head, *def_tail;
+  hconn *conns;
+  uv_timer_t sweep_timer;
+  double recv_base; /* seconds; 0: no receive deadline */
   uint64_t next_id;
   unsigned id_salt;
 };
@@ -260,6 +309,8 @@ const char *srv_request_query(srv_request *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool srv_request_headers_only(const srv_request *r) { return r->state == RQ_RECEIVING; }
+
 const char *srv_request_body(const srv_request *r, size_t *len) {
   *len = r->body.len;
   return r->body.data ? r->body.data : "";
@@ -362,6 +413,142 @@ static bool client_cert_ok(struct MHD_Connection *c) {
   return gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && status == 0;
 }
 
+/* ---------------------------------------------------------------- connections, deadlines */
+
+static hconn *conn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+/* glibc's tcp_info stops before the byte counters Linux 4.1+ appends (linux/tcp.h, which
+ * clashes with glibc's header); the kernel ABI only ever grows at the end. */
+struct tcp_info_bytes {
+  struct tcp_info base;
+  uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+};
+_Static_assert(offsetof(struct tcp_info_bytes, bytes_received) == 128, "Linux tcp_info layout");
+
+/* Bytes the kernel received on the connection so far (0 when it cannot tell). */
+static uint64_t bytes_received(int fd) {
+  struct tcp_info_bytes ti;
+  socklen_t n = sizeof ti;
+  memset(&ti, 0, sizeof ti);
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n) != 0 || n < sizeof ti)
+    return 0;
+  return ti.bytes_received;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  srv_http *h = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    hconn *hc = calloc(1, sizeof *hc);
+    *socket_context = hc;
+    if (!hc)
+      return; /* served all the same, only without a receive deadline */
+    hc->h = h;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    hc->fd = ci ? (int)ci->connect_fd : -1;
+    hc->next = h->conns;
+    if (h->conns)
+      h->conns->prev = hc;
+    h->conns = hc;
+    return;
+  }
+  hconn *hc = *socket_context;
+  *socket_context = NULL;
+  if (!hc)
+    return;
+  if (hc->r)
+    hc->r->hc = NULL;
+  if (hc->prev)
+    hc->prev->next = hc->next;
+  else
+    h->conns = hc->next;
+  if (hc->next)
+    hc->next->prev = hc->prev;
+  free(hc);
+}
+
+/* MHD parsed a request line: the request has begun, whatever the sweep saw. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  hconn *hc = conn_of(c);
+  if (hc) {
+    hc->uri_len = strlen(uri);
+    if (hc->t_start == 0)
+      hc->t_start = srv_now();
+  }
+  return NULL;
+}
+
+/* Past the receive deadline: a JSON 408 if the socket takes it now, then both directions
+ * shut, which MHD sees as the client leaving. */
+static void cut(hconn *hc, double now) {
+  srv_http *h = hc->h;
+  srv_request *r = hc->r;
+  hc->cut = true;
+  char msg[320], head[320];
+  if (r)
+    snprintf(msg, sizeof msg,
+             "request body not complete within %.0f s of the request's first byte (a whole "
+             "request must arrive within %.0f s, plus 1 s per %d KiB of body)",
+             r->recv_deadline - hc->t_start, h->recv_base, RECEIVE_RATE >> 10);
+  else
+    snprintf(msg, sizeof msg,
+             "request headers not complete within %.0f s of the first byte (a whole request "
+             "must arrive within %.0f s, plus 1 s per %d KiB of body)",
+             h->recv_base, h->recv_base, RECEIVE_RATE >> 10);
+  if (r)
+    r->cut = true;
+  if (!h->p.tls && hc->fd >= 0) {
+    int body_len = (int)strlen(msg) + 12; /* {"error":"..."} */
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\nConnection: close\r\nServer: orchard\r\n"
+                     "%s%s%s\r\n{\"error\":\"",
+                     body_len, r ? "X-Request-Id: " : "", r ? r->id : "", r ? "\r\n" : "");
+    /* Best effort and never blocking: a client that does not read loses the answer. */
+    const int fl = MSG_NOSIGNAL | MSG_DONTWAIT;
+    if (n > 0 && n < (int)sizeof head && send(hc->fd, head, (size_t)n, fl) == n &&
+        send(hc->fd, msg, strlen(msg), fl) == (ssize_t)strlen(msg))
+      (void)send(hc->fd, "\"}", 2, fl);
+  }
+  shutdown(hc->fd, SHUT_RDWR);
+  srv_log_info("http: %s%s%s", r ? r->id : "", r ? ": " : "", msg);
+}
+
+static void on_sweep(uv_timer_t *t) {
+  srv_http *h = t->data;
+  double now = srv_now();
+  bool any = false;
+  for (hconn *hc = h->conns; hc; hc = hc->next) {
+    if (hc->cut || hc->fd < 0)
+      continue;
+    double deadline;
+    if (hc->r) {
+      srv_request *r = hc->r;
+      if (r->body_done || r->state == RQ_SENT || r->recv_deadline <= 0)
+        continue;
+      deadline = r->recv_deadline;
+    } else {
+      if (hc->t_start == 0) {
+        if (bytes_received(hc->fd) > hc->idle_bytes)
+          hc->t_start = now; /* within a sweep period of the first byte: lenient by <= 1 s */
+        continue;
+      }
+      deadline = hc->t_start + h->recv_base;
+    }
+    if (now >= deadline) {
+      cut(hc, now);
+      any = true;
+    }
+  }
+  if (any)
+    kick(h);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **con_cls) {
@@ -375,49 +562,80 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     long long declared = cl ? strtoll(cl, NULL, 10) : 0;
-    if (h->quiescing)
-      r->reject = 503;
-    else if (strstr(url, "%00"))
-      r->reject = 400;
-    else if (h->p.tls && srv_tls_client_verify(h->p.tls) && !client_cert_ok(c))
-      r->reject = 403;
-    else if (declared > max)
-      r->reject = 413;
+    if (declared < 0)
+      declared = 0;
+    hconn *hc = conn_of(c);
+    if (hc) {
+      hc->r = r;
+      r->hc = hc;
+      if (hc->t_start == 0)
+        hc->t_start = r->t_begin;
+      if (h->recv_base > 0) {
+        bool chunked = !cl && MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        double body = chunked ? (double)max : (double)(declared < max ? declared : max);
+        r->recv_deadline = hc->t_start + h->recv_base + body / RECEIVE_RATE;
+      }
+    }
+    const union MHD_ConnectionInfo *hi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t head = hi ? hi->header_size : 0;
+    /* How much of a refused body is read and dropped before answering (see the top). */
+    long long drain = max + DRAIN_BYTES;
+    if (h->quiescing) {
+      srv_request_error(r, 503, "server is shutting down");
+      drain = max;
+    } else if (hc && hc->uri_len > MAX_URI_BYTES) {
+      srv_request_error(r, 414, "request URI: %zu bytes, over the limit of %d", hc->uri_len,
+                        MAX_URI_BYTES);
+      srv_request_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+      drain = DRAIN_BYTES;
+    } else if (head > MAX_HEAD_BYTES) {
+      srv_request_error(r, 431,
+                        "request headers: %zu bytes with the request line, over the limit of %d",
+                        head, MAX_HEAD_BYTES);
+      srv_request_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+      drain = DRAIN_BYTES;
+    } else if (strstr(url, "%00")) {
+      srv_request_error(r, 400, NUL_PATH_MSG);
+    } else if (h->p.tls && srv_tls_client_verify(h->p.tls) && !client_cert_ok(c)) {
+      srv_request_error(r, 403, CLIENT_CERT_MSG);
+    } else if (declared > max) {
+      srv_request_error(r, 413, "request body of %lld bytes is over --max_request_bytes (%lld)",
+                        declared, (long long)max);
+    } else {
+      h->p.handler(r, h->p.arg); /* headers only: may refuse before the body (http.h) */
+      if (r->state == RQ_ANSWERED && r->code == 401)
+        drain = DRAIN_BYTES;
+    }
+    if (r->state == RQ_ANSWERED) {
+      /* Answering now (from the headers) makes MHD close the connection with the body unread,
+       * which resets it: a client that sends the whole body before reading (Python's
+       * http.client, requests) would lose the answer. So a body up to `drain` is read and
+       * dropped, then answered; a larger one, or a client waiting for 100-continue, is
+       * answered at once and never sends it. */
+      r->reject = r->code;
+      r->drain = drain;
+      const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+      if (expect || declared > drain)
+        return send_response(r);
+      return MHD_YES;
+    }
     /* One allocation for the declared body instead of a doubling series of copies (5% of the
      * CPU on 4 MB bodies). Capped: a client may declare a length it never sends. */
-    if (!r->reject && declared > 0)
+    if (declared > 0)
       srv_buf_reserve(&r->body, (size_t)(declared < PRESIZE_MAX ? declared : PRESIZE_MAX));
-    /* Answering now (from the headers) makes MHD close the connection with the body unread,
-     * which resets it: a client that sends the whole body before reading (Python's
-     * http.client, requests) would lose the answer. So a body at most DRAIN_BYTES over the
-     * limit is read and dropped, then answered; a larger one, or a client waiting for
-     * 100-continue, is answered at once and never sends it. */
-    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-    long long allowed = r->reject == 503 ? max : max + DRAIN_BYTES;
-    if (r->reject && (expect || declared > allowed)) {
-      if (r->reject == 503)
-        srv_request_error(r, 503, "server is shutting down");
-      else if (r->reject == 403)
-        srv_request_error(r, 403, CLIENT_CERT_MSG);
-      else if (r->reject == 400)
-        srv_request_error(r, 400, NUL_PATH_MSG);
-      else
-        srv_request_error(r, 413,
-                          "request body of %lld bytes is over --max_request_bytes "
-                          "(%lld)",
-                          declared, (long long)max);
-      return send_response(r);
-    }
     return MHD_YES;
   }
   if (*upload_size) {
     if (!r->reject && (int64_t)(r->body.len + *upload_size) > max) {
       r->reject = 413; /* chunked upload without a length: we only learn it now */
+      r->drain = FLOOD_BYTES;
       srv_buf_free(&r->body);
     }
     if (r->reject) {
       r->discarded += (int64_t)*upload_size;
-      if (r->discarded > FLOOD_BYTES)
+      if (r->discarded > r->drain)
         return MHD_NO; /* stop reading a flood; drop the connection */
     } else {
       srv_buf_append(&r->body, upload_data, *upload_size);
@@ -425,15 +643,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     *upload_size = 0;
     return MHD_YES;
   }
+  r->body_done = true;
   if (r->state == RQ_RECEIVING) {
     r->t_ready = srv_now();
-    if (r->reject == 503)
-      srv_request_error(r, 503, "server is shutting down");
-    else if (r->reject == 403)
-      srv_request_error(r, 403, CLIENT_CERT_MSG);
-    else if (r->reject == 400)
-      srv_request_error(r, 400, NUL_PATH_MSG);
-    else if (r->reject)
+    if (r->reject)
       srv_request_error(r, 413, "request body is over --max_request_bytes (%lld)", (long long)max);
     else if (r->body.oom)
       srv_request_error(r, 500, "out of memory reading the request body");
@@ -463,7 +676,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (r->state == RQ_DEFERRED || r->state == RQ_HANDLING) {
     abandon(r, SRV_ABANDON_GONE);
   }
-  int code = r->state == RQ_SENT ? r->code : 499; /* nginx's "client closed request" */
+  hconn *hc = r->hc;
+  if (hc) { /* the next request's deadline starts at its first byte */
+    hc->r = NULL;
+    hc->t_start = 0;
+    hc->uri_len = 0;
+    hc->idle_bytes = bytes_received(hc->fd);
+  }
+  /* 499: nginx's "client closed request" */
+  int code = r->cut ? 408 : r->state == RQ_SENT ? r->code : 499;
   double secs = srv_now() - r->t_ready;
   srv_metrics_request(r->model, r->version, r->api[0] ? r->api : "other", code, secs);
   int level = code >= 500 ? SRV_LOG_WARN : code >= 400 ? SRV_LOG_INFO : SRV_LOG_DEBUG;
@@ -523,15 +744,21 @@ int srv_http_start(const srv_http_params *p, srv_http **out, char *msg, size_t c
   h->id_salt = (unsigned)getpid() * 2654435761u ^ (unsigned)(srv_now() * 1e6);
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   /* Function pointers travel in `value`, their closures in `ptr_value` (MHD_OPTION_ARRAY). */
-  struct MHD_OptionItem opts[12] = {
+  h->recv_base = p->receive_timeout_ms < 0    ? 0
+                 : p->receive_timeout_ms == 0 ? RECEIVE_TIMEOUT_MS_DEFAULT / 1e3
+                                              : (double)p->receive_timeout_ms / 1e3;
+  struct MHD_OptionItem opts[16] = {
       {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)p->connection_limit, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)p->idle_timeout_seconds, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
       {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h},
       {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
       {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_keep_nul, NULL},
+      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_MEMORY, NULL},
   };
-  int n_opts = 6;
+  int n_opts = 9;
   if (p->tls) {
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
       snprintf(msg, cap, "--ssl_config_file: this libmicrohttpd was built without TLS");
@@ -567,9 +794,12 @@ int srv_http_start(const srv_http_params *p, srv_http **out, char *msg, size_t c
   uv_poll_init(p->loop, &h->poll, info->epoll_fd);
   uv_timer_init(p->loop, &h->mhd_timer);
   uv_timer_init(p->loop, &h->deadline_timer);
-  h->poll.data = h->mhd_timer.data = h->deadline_timer.data = h;
-  h->open_handles = 3;
+  uv_timer_init(p->loop, &h->sweep_timer);
+  h->poll.data = h->mhd_timer.data = h->deadline_timer.data = h->sweep_timer.data = h;
+  h->open_handles = 4;
   uv_poll_start(&h->poll, UV_READABLE, on_poll);
+  if (h->recv_base > 0)
+    uv_timer_start(&h->sweep_timer, on_sweep, 1000, 1000);
   kick(h);
   *out = h;
   return 0;
@@ -609,8 +839,14 @@ void srv_http_stop(srv_http *h) {
   MHD_run(h->d);
   MHD_stop_daemon(h->d);
   h->d = NULL;
+  while (h->conns) { /* MHD says when it closes a connection; this is in case it did not */
+    hconn *hc = h->conns;
+    h->conns = hc->next;
+    free(hc);
+  }
   uv_poll_stop(&h->poll);
   uv_close((uv_handle_t *)&h->poll, on_handle_closed);
   uv_close((uv_handle_t *)&h->mhd_timer, on_handle_closed);
   uv_close((uv_handle_t *)&h->deadline_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&h->sweep_timer, on_handle_closed);
 }

@@ -10,7 +10,22 @@
  *
  * Limits: bodies over max_request_bytes get 413 — from the Content-Length header alone,
  * before the body is read, when the client sends one; a connection limit and an idle
- * timeout per connection keep slow or idle clients from exhausting the server.
+ * timeout per connection keep idle clients from exhausting the server. A whole request
+ * (headers and body) must arrive within receive_timeout_ms plus one second per 64 KiB of
+ * the body (its Content-Length, or max_request_bytes when it has none), counted from its
+ * first byte: a client that trickles bytes (slowloris) is answered a JSON 408 and closed
+ * (over TLS only closed: the 408 is written on the raw socket).
+ * A request line over 16 KiB gets a JSON 414 and a head (request line and headers) over
+ * 64 KiB a JSON 431; libmicrohttpd answers heads over its per-connection memory (256 KiB)
+ * and request lines it cannot parse itself, with a small HTML page.
+ *
+ * The handler is called twice per request: first when the headers are complete, before any
+ * body byte is read (srv_request_headers_only true), where it may answer at once — a 401 or
+ * a route error, so that a client that may not send a body cannot make the server buffer
+ * one — or return without answering; then, unless it answered, once the body is complete.
+ * After a 401 / 414 / 431 at most 1 MiB of body is read (and dropped, so that a client that
+ * sends before it reads still gets the answer); a larger declared body is answered at once,
+ * a chunked one is cut off past 1 MiB.
  *
  * Everything here is loop-thread only.
  */
@@ -32,7 +47,8 @@ typedef struct srv_http_params {
   int64_t timeout_ms; /* deadline of a deferred request; 0 = none */
   unsigned connection_limit;
   unsigned idle_timeout_seconds;              /* per connection, between requests / bytes */
-  void (*handler)(srv_request *r, void *arg); /* body complete */
+  int64_t receive_timeout_ms; /* a whole request's base receive deadline; 0 = 30 s, <0 = none */
+  void (*handler)(srv_request *r, void *arg); /* headers complete, then body complete */
   void *arg;
   void (*on_idle)(void *idle_arg); /* quiescing and the last request finished */
   void *idle_arg;
@@ -58,6 +74,8 @@ const char *srv_request_id(const srv_request *r);
 const char *srv_request_header(srv_request *r, const char *name);
 /* A query-string argument ("?raw=true" -> "true"; "?raw" -> ""), NULL if absent. */
 const char *srv_request_query(srv_request *r, const char *name);
+/* True during the handler's first call (headers complete, body not read yet). */
+bool srv_request_headers_only(const srv_request *r);
 const char *srv_request_body(const srv_request *r, size_t *len);
 /* Moves the body out (malloc'd, NUL-terminated; the caller frees). */
 char *srv_request_take_body(srv_request *r, size_t *len);

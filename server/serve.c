@@ -4,11 +4,14 @@
  * Start: flags -> log -> config validation -> loop and signal handlers (so a SIGTERM during
  * the first load is not lost) -> first model load (TF Serving also loads before it listens)
  * -> gRPC listener (--port) -> REST listener -> poll thread -> loop.
- * Stop (SIGTERM/SIGINT): readiness turns false (REST and gRPC health), the REST listener
- * closes and gRPC refuses new inference, requests in progress on both finish (bounded by a
- * grace period, after which gRPC calls are cancelled), then HTTP and gRPC stop, workers
- * drain, models unload, gRPC core is torn down, exit 0.
- * A second signal skips the wait. SIGHUP re-reads the model config.
+ * Stop (SIGTERM/SIGINT): readiness turns false (REST and gRPC health) at once. With
+ * --lame_duck_seconds N both listeners then keep accepting and serving inference for N s:
+ * Kubernetes removes a pod from its endpoints only some time after readiness turns false, and
+ * requests routed to it meanwhile must not be refused. Then (or at once when N is 0) the
+ * drain: the REST listener closes and gRPC refuses new inference, requests in progress on
+ * both finish (bounded by a grace period, after which gRPC calls are cancelled), then HTTP and
+ * gRPC stop, workers drain, models unload, gRPC core is torn down, exit 0.
+ * A second signal skips every wait. SIGHUP re-reads the model config.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -54,8 +57,8 @@ typedef struct serve {
   srv_batching_params batching; /* read by the model manager for its whole life */
   srv_tls *tls;                 /* --ssl_config_file, or NULL; read by the listeners */
   srv_auth auth;                /* --auth_token_file / --admin_token_file (issue 8) */
-  uv_timer_t grace;
-  bool grace_started, stopping, stopped;
+  uv_timer_t grace, lame;
+  bool grace_started, lame_started, stopping, stopped;
   bool grpc_on;
   int signals;
 } serve;
@@ -66,6 +69,8 @@ static void stop_now(serve *s) {
   s->stopped = true;
   if (s->grace_started)
     uv_close((uv_handle_t *)&s->grace, NULL);
+  if (s->lame_started)
+    uv_close((uv_handle_t *)&s->lame, NULL);
   srv_http_stop(s->http);
   s->http = NULL;
 #ifdef ORCHARD_HAVE_GRPC
@@ -115,7 +120,7 @@ static void on_grpc_idle(void *arg) {
     stop_now(s);
 }
 
-static void begin_shutdown(serve *s, const char *why) {
+static void begin_drain(serve *s, const char *why) {
   if (s->stopping)
     return;
   s->stopping = true;
@@ -135,6 +140,33 @@ static void begin_shutdown(serve *s, const char *why) {
   s->grace.data = s;
   s->grace_started = true;
   uv_timer_start(&s->grace, on_grace, (uint64_t)(GRACE_SECONDS * 1e3), 0);
+}
+
+static void on_lame_duck_over(uv_timer_t *t) {
+  begin_drain(t->data, "lame duck over");
+}
+
+/* Readiness goes false before anything is refused; the drain follows --lame_duck_seconds
+ * later (at once when 0, the behaviour before the flag existed). */
+static void begin_shutdown(serve *s, const char *why) {
+  if (s->stopping || s->lame_started)
+    return;
+  int64_t n = s->flags.lame_duck_seconds;
+  if (n <= 0) {
+    begin_drain(s, why);
+    return;
+  }
+  srv_api_set_draining(s->api, true); /* readiness only: REST inference is still served */
+#ifdef ORCHARD_HAVE_GRPC
+  srv_grpc_set_not_serving(s->grpc);
+#endif
+  srv_log_info("%s: readiness off; lame duck: still serving REST and gRPC for %lld s, then "
+               "draining (a second signal stops at once)",
+               why, (long long)n);
+  uv_timer_init(&s->loop.uv, &s->lame);
+  s->lame.data = s;
+  s->lame_started = true;
+  uv_timer_start(&s->lame, on_lame_duck_over, (uint64_t)n * 1000, 0);
 }
 
 static void on_signal(int signum, void *arg) {

@@ -390,8 +390,8 @@ int srv_pool_batches_waiting(srv_pool *p) {
 
 void srv_pool_collect_batching(srv_buf *b, void *arg) {
   (void)arg;
-  srv_buf fam[6];
-  for (int i = 0; i < 6; i++)
+  srv_buf fam[7];
+  for (int i = 0; i < 7; i++)
     srv_buf_init(&fam[i]);
   srv_buf_puts(&fam[0], "# HELP orchard_batch_size Batch sizes run (after padding).\n"
                         "# TYPE orchard_batch_size histogram\n");
@@ -405,6 +405,8 @@ void srv_pool_collect_batching(srv_buf *b, void *arg) {
                         "deadline passed or cancelled.\n# TYPE orchard_batch_expired_total counter\n");
   srv_buf_puts(&fam[5], "# HELP orchard_batch_queued_batches Batches waiting to run.\n"
                         "# TYPE orchard_batch_queued_batches gauge\n");
+  srv_buf_puts(&fam[6], "# HELP orchard_batch_retried_total Batches whose run failed and were "
+                        "re-run request by request.\n# TYPE orchard_batch_retried_total counter\n");
   pthread_mutex_lock(&g_reg_mu);
   for (srv_pool *p = g_reg; p; p = p->reg_next) {
     srv_batcher_stats st;
@@ -445,9 +447,10 @@ void srv_pool_collect_batching(srv_buf *b, void *arg) {
     srv_metrics_sample(&fam[4], "orchard_batch_expired_total", l,
                        (double)(st.expired + st.cancelled));
     srv_metrics_sample(&fam[5], "orchard_batch_queued_batches", l, waiting);
+    srv_metrics_sample(&fam[6], "orchard_batch_retried_total", l, (double)st.retried);
   }
   pthread_mutex_unlock(&g_reg_mu);
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 7; i++) {
     if (fam[i].data)
       srv_buf_append(b, fam[i].data, fam[i].len);
     srv_buf_free(&fam[i]);

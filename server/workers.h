@@ -88,7 +88,8 @@ int srv_pool_batches_waiting(srv_pool *p);
  * (histogram, padded sizes), orchard_batch_queue_wait_seconds (histogram),
  * orchard_batch_padding_fraction, orchard_batch_rejected_total (queue full or too large),
  * orchard_batch_expired_total (deadline passed or cancelled while queued),
- * orchard_batch_queued_batches. */
+ * orchard_batch_queued_batches, orchard_batch_retried_total (batches whose run failed and were
+ * re-run request by request, batcher.c). */
 void srv_pool_collect_batching(srv_buf *b, void *arg);
 
 /* Marks a queued job cancelled; true if it had not started (it will come back unrun). */

@@ -28,10 +28,14 @@
 #include "metrics.h"
 #include "srv_grpc.h"
 #include "tls.h"
+#include "wire.h"
 #include "workers.h"
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc_predict_v2.pb-c.h"
+#include "tensorflow_serving/apis/get_model_metadata.pb-c.h"
+#include "tensorflow_serving/apis/get_model_status.pb-c.h"
+#include "tensorflow_serving/apis/predict.pb-c.h"
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -54,6 +58,10 @@
 #define MIN_TENSOR_LIMIT (INT64_C(256) << 20)
 #define MAX_CONCURRENT_STREAMS 256
 #define MAX_METADATA_BYTES (16 * 1024)
+/* grpc core refuses messages over its limit with its own words ("Received message larger
+ * than max"); it is set this far above --max_request_bytes so that a message a little over
+ * our limit reaches on_recv, which refuses it naming the flag. Larger ones still get grpc's. */
+#define OVER_LIMIT_BYTES (1 << 20)
 
 typedef enum gmethod {
   M_UNKNOWN = 0,
@@ -69,21 +77,32 @@ typedef enum gmethod {
   M_HEALTH,
 } gmethod;
 
+/* `req`: the request message, whose string fields are checked for NUL (wire.h). */
 static const struct {
   const char *path, *api;
   gmethod m;
+  const ProtobufCMessageDescriptor *req;
 } METHODS[] = {
-    {"/tensorflow.serving.PredictionService/Predict", "grpc_predict", M_PREDICT},
+    {"/tensorflow.serving.PredictionService/Predict", "grpc_predict", M_PREDICT,
+     &tensorflow__serving__predict_request__descriptor},
     {"/tensorflow.serving.PredictionService/GetModelMetadata", "grpc_model_metadata",
-     M_TFS_METADATA},
-    {"/tensorflow.serving.ModelService/GetModelStatus", "grpc_model_status", M_TFS_STATUS},
-    {"/inference.GRPCInferenceService/ServerLive", "grpc_server_live", M_LIVE},
-    {"/inference.GRPCInferenceService/ServerReady", "grpc_server_ready", M_READY},
-    {"/inference.GRPCInferenceService/ModelReady", "grpc_model_ready", M_MODEL_READY},
-    {"/inference.GRPCInferenceService/ServerMetadata", "grpc_server_metadata", M_SERVER_METADATA},
-    {"/inference.GRPCInferenceService/ModelMetadata", "grpc_v2_model_metadata", M_MODEL_METADATA},
-    {"/inference.GRPCInferenceService/ModelInfer", "grpc_model_infer", M_INFER},
-    {"/grpc.health.v1.Health/Check", "grpc_health", M_HEALTH},
+     M_TFS_METADATA, &tensorflow__serving__get_model_metadata_request__descriptor},
+    {"/tensorflow.serving.ModelService/GetModelStatus", "grpc_model_status", M_TFS_STATUS,
+     &tensorflow__serving__get_model_status_request__descriptor},
+    {"/inference.GRPCInferenceService/ServerLive", "grpc_server_live", M_LIVE,
+     &inference__server_live_request__descriptor},
+    {"/inference.GRPCInferenceService/ServerReady", "grpc_server_ready", M_READY,
+     &inference__server_ready_request__descriptor},
+    {"/inference.GRPCInferenceService/ModelReady", "grpc_model_ready", M_MODEL_READY,
+     &inference__model_ready_request__descriptor},
+    {"/inference.GRPCInferenceService/ServerMetadata", "grpc_server_metadata", M_SERVER_METADATA,
+     &inference__server_metadata_request__descriptor},
+    {"/inference.GRPCInferenceService/ModelMetadata", "grpc_v2_model_metadata", M_MODEL_METADATA,
+     &inference__model_metadata_request__descriptor},
+    {"/inference.GRPCInferenceService/ModelInfer", "grpc_model_infer", M_INFER,
+     &inference__model_infer_request__descriptor},
+    {"/grpc.health.v1.Health/Check", "grpc_health", M_HEALTH,
+     &grpc__health__v1__health_check_request__descriptor},
 };
 
 typedef enum tag_kind { TAG_NEW, TAG_RECV, TAG_CLOSE, TAG_SEND, TAG_SHUTDOWN } tag_kind;
@@ -101,6 +120,7 @@ struct srv_grpc {
   pthread_t thread;
   bool thread_started, grpc_inited, collecting;
   atomic_bool draining;
+  atomic_bool not_serving; /* lame duck (serve.c): health off, inference still served */
   atomic_int alive;                              /* accepted calls not yet freed */
   bool shutdown_started, idle_notified, stopped; /* loop thread */
   atomic_bool check_posted;
@@ -120,6 +140,7 @@ struct gcall {
   atomic_int refs;
   gmethod method;
   const char *api;
+  const ProtobufCMessageDescriptor *req_desc;
   double t_start, deadline; /* srv_now(); deadline 0: none */
   grpc_slice req;           /* the request message, contiguous */
   bool has_req;
@@ -274,7 +295,12 @@ static void batch_deliver(srv_batch_task *t, srv_batch_result r, const char *m,
     c->infer_seconds = srv_now() - c->job.t_started;
     c->code = encode(c, &c->breq, outs);
   } else {
-    c->code = r == SRV_BATCH_EXPIRED ? 504 : r == SRV_BATCH_CANCELLED ? 499 : 500;
+    /* t->status: the runtime's verdict on this request alone (batcher re-runs a failed batch
+     * request by request), so bad data is INVALID_ARGUMENT as it is unbatched. */
+    c->code = r == SRV_BATCH_EXPIRED     ? 504
+              : r == SRV_BATCH_CANCELLED ? 499
+              : t->status == RT_ERR_INVALID_ARG || t->status == RT_ERR_SHAPE ? 400
+                                                                             : 500;
     snprintf(c->msg, sizeof c->msg, "model '%s' version %s: %s", c->model, c->version, m);
   }
   srv_infer_req_free(&c->breq);
@@ -446,7 +472,8 @@ static void answer_packed(gcall *c, int code, uint8_t *buf, size_t len, const ch
   } while (0)
 
 static bool server_ready(srv_grpc *g) {
-  return !atomic_load(&g->draining) && srv_models_ready(g->p.models);
+  return !atomic_load(&g->draining) && !atomic_load(&g->not_serving) &&
+         srv_models_ready(g->p.models);
 }
 
 static void handle_health(gcall *c) {
@@ -477,7 +504,7 @@ static void handle_health(gcall *c) {
                 msg);
       ok = false;
     } else {
-      resp.status = code == 200 && !atomic_load(&g->draining)
+      resp.status = code == 200 && !atomic_load(&g->draining) && !atomic_load(&g->not_serving)
                         ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
                         : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
     }
@@ -592,6 +619,8 @@ static bool call_authorized(gcall *c) {
                              ? SRV_AUTH_OPEN
                          : c->method == M_PREDICT || c->method == M_INFER ? SRV_AUTH_PREDICT
                                                                            : SRV_AUTH_ADMIN;
+  if (!srv_auth_required(c->g->p.auth, scope))
+    return true; /* no token for this scope: the metadata is not even looked at */
   const char *h = NULL;
   size_t hlen = 0;
   for (size_t i = 0; i < c->md.count; i++)
@@ -621,6 +650,14 @@ static void dispatch(srv_loop_item *it) {
   }
   if (!call_authorized(c))
     return;
+  /* protobuf-c would read a string up to its first NUL: "emo\0tion" as "emo". */
+  char where[512];
+  if (c->req_desc && c->has_req &&
+      srv_wire_check(c->req_desc, req_data(c), req_len(c), where, sizeof where) == SRV_WIRE_NUL) {
+    set_error(c, 400, "%s: contains a NUL byte, which no name or string field may hold", where);
+    send_answer(c);
+    return;
+  }
   switch (c->method) {
   case M_PREDICT:
   case M_INFER: submit_infer(c); return;
@@ -712,6 +749,7 @@ static void on_new(srv_grpc *g, gcall *c, bool ok) {
     if (!grpc_slice_str_cmp(c->details.method, METHODS[i].path)) {
       c->method = METHODS[i].m;
       c->api = METHODS[i].api;
+      c->req_desc = METHODS[i].req;
     }
   gpr_timespec inf = gpr_inf_future(c->details.deadline.clock_type);
   if (gpr_time_cmp(c->details.deadline, inf) != 0) {
@@ -742,6 +780,13 @@ static void on_recv(gcall *c, bool ok) {
     /* No message: the client half-closed without one, or the call is already gone (a
      * message over the size limit ends here, with grpc core's RESOURCE_EXHAUSTED). */
     set_error(c, 400, "request: no message (a unary call needs exactly one)");
+    send_answer(c);
+    return;
+  }
+  size_t got = grpc_byte_buffer_length(c->recv_buf);
+  if ((int64_t)got > g->p.max_request_bytes) {
+    set_error(c, 413, "request message of %zu bytes is over --max_request_bytes (%lld)", got,
+              (long long)g->p.max_request_bytes);
     send_answer(c);
     return;
   }
@@ -838,7 +883,9 @@ int srv_grpc_start(const srv_grpc_params *p, srv_grpc **out, char *msg, size_t c
   g->shutdown_tag = (gtag){TAG_SHUTDOWN, NULL};
   grpc_init();
   g->grpc_inited = true;
-  int64_t max_msg = p->max_request_bytes > INT_MAX ? INT_MAX : p->max_request_bytes;
+  int64_t max_msg = p->max_request_bytes > INT_MAX - OVER_LIMIT_BYTES
+                        ? INT_MAX
+                        : p->max_request_bytes + OVER_LIMIT_BYTES;
   int idle_ms = p->idle_timeout_seconds > 0 ? p->idle_timeout_seconds * 1000 : INT_MAX;
   grpc_arg args[] = {
       {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = (int)max_msg}},
@@ -913,6 +960,14 @@ void srv_grpc_drain(srv_grpc *g) {
   if (!g || atomic_exchange(&g->draining, true))
     return;
   post_check(g); /* runs after this loop turn: idle at once when no call is in progress */
+}
+
+/* Lame duck (serve.c, --lame_duck_seconds): health and ServerReady say NOT_SERVING while
+ * calls, inference included, are still accepted, so load balancers drop this server before
+ * srv_grpc_drain refuses anything. Declared in serve.c (srv_grpc.h is engineer D1's). */
+void srv_grpc_set_not_serving(srv_grpc *g) {
+  if (g)
+    atomic_store(&g->not_serving, true);
 }
 
 bool srv_grpc_idle(const srv_grpc *g) { return !g || g->idle_notified; }

@@ -47,6 +47,9 @@ typedef struct srv_grpc_params {
 /* 0, or -1 with msg (cannot bind the port, out of memory). */
 int srv_grpc_start(const srv_grpc_params *p, srv_grpc **out, char *msg, size_t cap);
 void srv_grpc_drain(srv_grpc *g);
+/* --lame_duck_seconds: health (and KServe ServerReady / ModelReady) answer NOT_SERVING from
+ * now on while inference is still served; srv_grpc_drain follows when the window ends. */
+void srv_grpc_set_not_serving(srv_grpc *g);
 /* Drained and no call left (true for NULL). */
 bool srv_grpc_idle(const srv_grpc *g);
 /* Calls in progress (accepted and not finished). */

@@ -9,15 +9,17 @@ agree (names, selectors, named ports); every container arg is `--flag=value` wit
 that ConfigMap and parses; models.json's models exist in models/; workers x intra-op threads
 fit the CPU limit (with --enable_batching the workers are batching.json's num_batch_threads,
 which must equal the inter-op flag); requests <= limits; the ports of the probes are the
-server's --port / --rest_api_port; the grace period covers preStop plus the server's drain
-(30 s); non-root and a read-only root filesystem; base/'s config files equal config/'s.
+server's --port / --rest_api_port; the pod has a lame duck (--lame_duck_seconds, or a
+preStop sleep) and the grace period covers it plus the server's drain (30 s); non-root and a
+read-only root filesystem; base/'s config files equal config/'s.
 
 Live check, per rendering: the ConfigMap's files are written to a temp dir, the args' /config
 paths rewritten to it and the ports to free loopback ports; `orchard serve` runs from the repo
 root (so models.json's "models/..." base_paths resolve to models/), and must get ready; every
 HTTP probe path answers 200, the gRPC probe (grpc.health.v1 Check, service "") answers
 SERVING, one predict on the first model of models.json answers, the RSS stays under the memory
-limit, and after SIGTERM the process exits 0 within terminationGracePeriodSeconds.
+limit, and after SIGTERM (readiness 503 at once, the REST port still answering when there is a
+lame duck) the process exits 0 within terminationGracePeriodSeconds.
 
 Needs: kubectl with kustomize v5 (skipped, saying so, without one), python3-yaml, models/
 (scripts/fetch-models), the orchard binary (ORCHARD_BIN, default build/orchard); the gRPC probe
@@ -266,11 +268,20 @@ class StaticChecks(unittest.TestCase):
                 self.assertEqual(p["grpc"]["port"], int(flags["port"]), rel)
         self.assertTrue(any("grpc" in c[k] for k in ("readinessProbe", "livenessProbe")),
                         "%s: no probe uses gRPC health checking" % rel)
-        # Drain: preStop + the server's grace fit the termination grace period.
-        pre = c["lifecycle"]["preStop"]["exec"]["command"]
-        self.assertEqual(pre[0], "sleep", rel)
+        # Drain: endpoints drop a terminating pod some seconds late, so the pod keeps serving
+        # that long (the server's lame duck, or a preStop sleep delaying SIGTERM); that plus
+        # the server's grace fit the termination grace period.
+        pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command")
+        pre_s = 0
+        if pre:
+            self.assertEqual(pre[0], "sleep", rel)
+            pre_s = int(pre[1])
+        lame_s = int(flags.get("lame_duck_seconds", 0))
+        self.assertGreater(pre_s + lame_s, 0, "%s: no lame duck (--lame_duck_seconds) nor "
+                           "preStop sleep: requests routed before the endpoints update would be "
+                           "refused" % rel)
         self.assertGreaterEqual(pod["terminationGracePeriodSeconds"],
-                                int(pre[1]) + SERVER_GRACE_S, rel)
+                                pre_s + lame_s + SERVER_GRACE_S, rel)
         # Non-root, read-only root filesystem, /tmp writable.
         self.assertTrue(pod["securityContext"]["runAsNonRoot"], rel)
         self.assertNotEqual(pod["securityContext"].get("runAsUser", 0), 0, rel)
@@ -368,6 +379,11 @@ class LiveChecks(unittest.TestCase):
             grace = r.pod["terminationGracePeriodSeconds"]
             proc.send_signal(signal.SIGTERM)
             t0 = time.monotonic()
+            if int(r.flags.get("lame_duck_seconds", 0)) > 0:
+                # Lame duck: not ready at once, yet the REST listener still answers.
+                time.sleep(0.2)
+                self.assertEqual(http_status(rest, "/v2/health/ready", 2), 503, r.rel)
+                self.assertEqual(http_status(rest, "/v2/health/live", 2), 200, r.rel)
             rc = proc.wait(grace)
             self.assertEqual(rc, 0, "%s: exit status after SIGTERM\n%s" % (r.rel, tail(log_path)))
             self.assertLess(time.monotonic() - t0, grace, r.rel)

@@ -7,9 +7,16 @@ probes (REST /v2/health/live and /ready, /metrics, /monitoring/prometheus/metric
 Health/Check, ServerLive, ServerReady) answer without any token; start-up fails naming the flag
 and the file when a token file is empty or missing; with only --auth_token_file the admin
 endpoints stay open. Answers given with the right token are compared with `orchard run`.
+A request without the right token is refused from its headers alone, before its body is read:
+a client declaring a 50 MB body it never sends gets its 401 at once (RestAuth.
+test_refused_before_the_body).
 """
+import json
 import os
+import re
+import socket
 import subprocess
+import time
 import unittest
 
 import harness as h
@@ -32,6 +39,30 @@ def write_token(name, text):
 
 def bearer(tok):
     return {"Authorization": "Bearer %s" % tok}
+
+
+def read_answer(s, timeout):
+    """One HTTP answer from socket s: (status, head text, body bytes); (None, "", b"") when
+    nothing complete came within `timeout` seconds."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+            if b"\r\n\r\n" in data:
+                head, body = data.split(b"\r\n\r\n", 1)
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if m and len(body) >= int(m.group(1)):
+                    break
+    except (ConnectionResetError, socket.timeout):
+        pass
+    if b"\r\n\r\n" not in data:
+        return None, "", b""
+    head, body = data.split(b"\r\n\r\n", 1)
+    return int(head.split(b" ", 2)[1]), head.decode("latin1"), body
 
 
 class AuthCase(h.ServerCase):
@@ -94,7 +125,7 @@ class RestAuth(AuthCase):
 
     def test_admin_endpoints_need_the_admin_token(self):
         for path in ("/v1/models/emotion", "/v1/models/emotion/metadata", "/v2",
-                     "/v2/models/emotion", "/v2/models/emotion/ready", "/"):
+                     "/v2/models/emotion", "/v2/models/emotion/ready"):
             self.assert_401(self.server.get(path), "--admin_token_file", wrong=False)
             self.assert_401(self.server.get(path, headers=bearer(PREDICT_TOKEN)),
                             "--admin_token_file", wrong=True)
@@ -103,11 +134,57 @@ class RestAuth(AuthCase):
         r = self.server.get("/v1/models/emotion", headers=bearer(ADMIN_TOKEN))
         self.assertEqual(r.json()["model_version_status"][0]["state"], "AVAILABLE")
 
+    def test_refused_before_the_body(self):
+        # Content-Length 50 MB (under the default --max_request_bytes, 64 MiB) and no body
+        # byte ever sent: only the headers can be answered, and they are, at once.
+        for path, tok, flag in (("/v1/models/emotion:predict", None, "--auth_token_file"),
+                                ("/v1/models/emotion:predict", "nope", "--auth_token_file"),
+                                ("/v2/models/emotion/infer", ADMIN_TOKEN, "--auth_token_file"),
+                                ("/v2/repository/index", None, "--admin_token_file")):
+            s = socket.create_connection(("127.0.0.1", self.server.rest_port), timeout=10)
+            head = ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 50000000\r\n" % path)
+            if tok:
+                head += "Authorization: Bearer %s\r\n" % tok
+            t0 = time.monotonic()
+            s.sendall((head + "\r\n").encode())
+            status, rhead, body = read_answer(s, 10)
+            elapsed = time.monotonic() - t0
+            s.close()
+            self.assertEqual(status, 401, "%s: %r" % (path, rhead))
+            self.assertLess(elapsed, 2.0, "%s: the 401 waited for the body" % path)
+            self.assertRegex(rhead, r"(?im)^www-authenticate: bearer", path)
+            self.assertRegex(rhead, r"(?im)^content-type: application/json", path)
+            msg = json.loads(body)["error"]
+            self.assertIn(flag, msg)
+            self.assertIn("not the one" if tok else "Authorization: Bearer", msg)
+        # The right token: the same headers are accepted and the server waits for the body.
+        s = socket.create_connection(("127.0.0.1", self.server.rest_port), timeout=10)
+        s.sendall(("POST /v1/models/emotion:predict HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: Bearer %s\r\nContent-Length: 50000000\r\n\r\n"
+                   % PREDICT_TOKEN).encode())
+        status, _, _ = read_answer(s, 1.0)
+        s.close()
+        self.assertIsNone(status, "answered before the body came, with the right token")
+        x, r = self.predict(bearer(PREDICT_TOKEN))
+        self.assertEqual(r.status, 200, r)
+        h.assert_nested_equal(self, r.json()["predictions"], h.expected("emotion", x)[0][1],
+                              "predictions")
+
     def test_probes_stay_open(self):
         for path in ("/v2/health/live", "/v2/health/ready", "/metrics",
                      "/monitoring/prometheus/metrics"):
             self.assertEqual(self.server.get(path).status, 200, path)
             self.assertEqual(self.server.get(path, headers=bearer("junk")).status, 200, path)
+
+    def test_dashboard_files_stay_open(self):
+        # The page holds no data; a browser cannot add a bearer token when it opens it.
+        for path in ("/", "/dashboard/app.js"):
+            r = self.server.get(path)
+            self.assertEqual(r.status, 200, path)
+            self.assertEqual(r.headers.get("cache-control"), "no-cache", path)
+        self.assert_401(self.server.post("/v2/repository/index", b"{}"), "--admin_token_file",
+                        wrong=False)
 
 
 class RestPredictTokenOnly(AuthCase):

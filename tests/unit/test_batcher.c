@@ -7,7 +7,9 @@
  * up to the next allowed size repeats the last real row and never reaches an answer; a
  * request larger than max_batch_size is split and reassembled in order, or refused when
  * splitting is off; different non-batch shapes or dtypes never share a batch; the queue bound
- * refuses at once; expired and cancelled requests are dropped before the model runs.
+ * refuses at once; expired and cancelled requests are dropped before the model runs; a run
+ * that fails because of one request's data is re-run request by request, so only that request
+ * fails, with the runtime's status and message (the fake fails on a "poison" value).
  * Expected values follow from the arithmetic of the fake model; no TF.js reference needed.
  */
 #include "batcher.h"
@@ -30,6 +32,8 @@ typedef struct fake {
   float last_in[64];
   float out[64];
   bool fail;
+  bool poisoned; /* fail with RT_ERR_INVALID_ARG when an input element equals `poison` */
+  float poison;
   bool flat; /* answer a rank-1 output of all elements: no batch dimension */
 } fake;
 
@@ -44,6 +48,12 @@ static rt_status fake_run(void *ctx, const rt_tensor *in, int n_in, rt_tensor *o
   }
   int64_t n = rt_tensor_numel(&in[0]);
   cr_assert_leq(n, 64);
+  for (int64_t i = 0; f->poisoned && i < n; i++)
+    if (((const float *)in[0].data)[i] == f->poison) {
+      snprintf(err->msg, sizeof err->msg, "poison value %g at element %lld", f->poison,
+               (long long)i);
+      return RT_ERR_INVALID_ARG;
+    }
   f->last_rows = in[0].dims[0];
   f->last_data = in[0].data;
   for (int64_t i = 0; i < n; i++) {
@@ -67,6 +77,7 @@ typedef struct req {
   float x[64];
   int delivered;
   srv_batch_result result;
+  rt_status status;
   char msg[256];
   int64_t out_rows;
   float y[64];
@@ -77,6 +88,7 @@ static void deliver(srv_batch_task *t, srv_batch_result r, const char *msg, cons
   req *q = t->arg;
   q->delivered++;
   q->result = r;
+  q->status = t->status;
   snprintf(q->msg, sizeof q->msg, "%s", msg ? msg : "");
   if (r == SRV_BATCH_OK) {
     cr_assert_eq(n_out, 1);
@@ -436,8 +448,94 @@ Test(batcher, a_failed_run_answers_every_request_with_the_error) {
   cr_assert_eq(a.delivered, 1);
   cr_assert_eq(a.result, SRV_BATCH_ERROR);
   cr_assert(strstr(a.msg, "fake failure"), "%s", a.msg);
+  cr_assert_eq(a.status, RT_ERR_INTERNAL);
   cr_assert_eq(big.delivered, 1); /* once, after both parts */
   cr_assert_eq(big.result, SRV_BATCH_ERROR);
+  cr_assert_eq(big.status, RT_ERR_INTERNAL);
+  srv_batch_destroy(bt);
+  srv_batcher_destroy(b);
+}
+
+Test(batcher, a_request_that_fails_the_run_fails_alone) {
+  static const int allowed[] = {4, 8};
+  srv_batcher *b = make(8, 1000, 8, allowed, 2, true);
+  srv_batch *bt = srv_batch_create(b);
+  req a, bad, c;
+  req_init(&a, 2, 1, 0);
+  req_init(&bad, 1, 1, 777); /* its only element is the poison */
+  req_init(&c, 3, 1, 100);
+  double due;
+  cr_assert_eq(srv_batcher_submit(b, &a.t, 0, msg, sizeof msg), SRV_BATCH_SUBMIT_OK);
+  cr_assert_eq(srv_batcher_submit(b, &bad.t, 0, msg, sizeof msg), SRV_BATCH_SUBMIT_OK);
+  cr_assert_eq(srv_batcher_submit(b, &c.t, 0, msg, sizeof msg), SRV_BATCH_SUBMIT_OK);
+  cr_assert(srv_batcher_take(b, 0.002, false, bt, &due));
+  cr_assert_eq(bt->n_live, 3);
+  cr_assert_eq(bt->padded, 8);
+  fake f = {.poisoned = true, .poison = 777};
+  run_batch(b, bt, &f);
+  /* The batch of 6 (padded to 8) once, then each request alone: 2 -> 4, 1 -> 4, 3 -> 4. */
+  cr_assert_eq(f.runs, 4);
+  cr_assert_eq(f.last_rows, 4);
+  check_answer(&a, 2, 1);
+  check_answer(&c, 3, 1);
+  cr_assert_eq(bad.delivered, 1);
+  cr_assert_eq(bad.result, SRV_BATCH_ERROR);
+  cr_assert_eq(bad.status, RT_ERR_INVALID_ARG);
+  cr_assert_str_eq(bad.msg, "poison value 777 at element 0"); /* the request's own element */
+  cr_assert_eq(a.status, RT_OK);
+  srv_batcher_stats st;
+  srv_batcher_get_stats(b, &st);
+  cr_assert_eq(st.retried, 1);
+  cr_assert_eq(st.batches, 1); /* the re-runs are not batches of their own */
+  srv_batch_destroy(bt);
+  srv_batcher_destroy(b);
+}
+
+Test(batcher, a_poisoned_part_of_a_split_request_fails_it_once) {
+  srv_batcher *b = make(4, 1000, 8, NULL, 0, true);
+  srv_batch *bt = srv_batch_create(b);
+  req small, big;
+  req_init(&small, 1, 1, 500);
+  req_init(&big, 10, 1, 0);
+  big.x[9] = 777; /* in the last part, the one that shares a batch with `small` */
+  double due;
+  cr_assert_eq(srv_batcher_submit(b, &small.t, 0, msg, sizeof msg), SRV_BATCH_SUBMIT_OK);
+  cr_assert_eq(srv_batcher_submit(b, &big.t, 0, msg, sizeof msg), SRV_BATCH_SUBMIT_OK);
+  fake f = {.poisoned = true, .poison = 777};
+  int n = 0;
+  while (srv_batcher_take(b, 0.002, false, bt, &due)) {
+    n++;
+    run_batch(b, bt, &f);
+  }
+  cr_assert_eq(n, 3);
+  /* 4 and 4 alone (no retry: nothing else to save), then small + 2 rows failed and re-ran. */
+  cr_assert_eq(f.runs, 2 + 1 + 2);
+  check_answer(&small, 1, 1);
+  cr_assert_eq(big.delivered, 1);
+  cr_assert_eq(big.result, SRV_BATCH_ERROR);
+  cr_assert_eq(big.status, RT_ERR_INVALID_ARG);
+  cr_assert(strstr(big.msg, "poison value 777"), "%s", big.msg);
+  srv_batch_destroy(bt);
+  srv_batcher_destroy(b);
+}
+
+Test(batcher, a_lone_failing_request_runs_once) {
+  static const int allowed[] = {4};
+  srv_batcher *b = make(4, 1000, 8, allowed, 1, true);
+  srv_batch *bt = srv_batch_create(b);
+  req bad;
+  req_init(&bad, 3, 1, 777);
+  double due;
+  cr_assert_eq(srv_batcher_submit(b, &bad.t, 0, msg, sizeof msg), SRV_BATCH_SUBMIT_OK);
+  cr_assert(srv_batcher_take(b, 0.002, false, bt, &due));
+  fake f = {.poisoned = true, .poison = 777};
+  run_batch(b, bt, &f);
+  cr_assert_eq(f.runs, 1); /* padded to 4 but alone: a re-run could only fail the same way */
+  cr_assert_eq(bad.result, SRV_BATCH_ERROR);
+  cr_assert_eq(bad.status, RT_ERR_INVALID_ARG);
+  srv_batcher_stats st;
+  srv_batcher_get_stats(b, &st);
+  cr_assert_eq(st.retried, 0);
   srv_batch_destroy(bt);
   srv_batcher_destroy(b);
 }
