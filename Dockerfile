@@ -18,7 +18,7 @@ FROM debian:${DEBIAN} AS builder
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       build-essential cmake pkg-config ca-certificates \
-      libjansson-dev libuv1-dev libmicrohttpd-dev libdnnl-dev \
+      libjansson-dev libuv1-dev libmicrohttpd-dev libdnnl-dev libjpeg62-turbo-dev libpng-dev \
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 COPY . /src

@@ -11,12 +11,21 @@
  * its pool before it unloads). If the request times out first, the job is cancelled when
  * still queued (503) or left to finish unanswered when already running (504). A refusal
  * because a queue is full is a 429 with Retry-After (workers.c estimates it). Metadata
- * answers get an "orchard" key: workers x threads, auto-tune, effective batching.
+ * answers get an "orchard" key: workers x threads, auto-tune, effective batching, and from
+ * orchard.json the task and the inputs that take encoded images.
+ *
+ * :annotate is :predict plus task.c's reading of the outputs: the body is a raw image
+ * (Content-Type image/jpeg or image/png; one answer object) or TF Serving row JSON (one
+ * object per instance under "predictions"). Its query (?top_k, ?threshold, ?raw) is checked
+ * on the loop thread, before any work; images are decoded on the worker, like every body. On
+ * a model whose batch is fixed at 1, several instances run one by one (:predict still
+ * refuses them, as TF Serving does).
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "api.h"
 #include "auth.h"
+#include "garden.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -25,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct srv_api {
   srv_models *models;
@@ -225,7 +235,7 @@ static void set_retry_after(srv_request *r, int seconds) {
 
 /* ---------------------------------------------------------------- inference jobs */
 
-typedef enum job_kind { JOB_TFS, JOB_KSERVE } job_kind;
+typedef enum job_kind { JOB_TFS, JOB_KSERVE, JOB_ANNOTATE } job_kind;
 
 typedef struct api_job {
   srv_job job;
@@ -248,6 +258,9 @@ typedef struct api_job {
   srv_infer_req breq;
   atomic_int refs;
   int retry_after; /* > 0: refused because the queue was full; sent as Retry-After */
+  bool image_body;  /* the body is one encoded image (Content-Type image/jpeg|png) */
+  bool raw;         /* :annotate?raw=true: answer as :predict would */
+  srv_task_opts opts;
 } api_job;
 
 #define JOB_OF(p, member) ((api_job *)((char *)(p)-offsetof(api_job, member)))
@@ -264,11 +277,69 @@ static int runtime_code(rt_status st) {
 
 static void job_post(api_job *j);
 
+/* One answer object per instance: {"model", "version", <task.c's members>}. */
+static int annotate_encode(api_job *j, const srv_infer_req *req, const rt_tensor *outs,
+                           srv_buf *b, char *msg, size_t cap) {
+  const srv_sig *sig = j->sv->sig;
+  const srv_task *task = srv_garden_task(sig->garden);
+  int64_t n = req->n_instances;
+  if (!task) { /* checked before queueing; kept for safety */
+    snprintf(msg, cap, "model '%s' has no task (no orchard.json task)", j->model);
+    return 400;
+  }
+  for (int k = 0; k < sig->n_out; k++)
+    if (outs[k].rank < 1 || outs[k].dims[0] != n) {
+      snprintf(msg, cap, "output '%s' has no batch dimension of the %" PRId64 " instances",
+               sig->out[k].name, n);
+      return 500;
+    }
+  if (!j->image_body)
+    srv_buf_puts(b, "{\"predictions\":[");
+  for (int64_t i = 0; i < n; i++) {
+    srv_task_opts o = j->opts;
+    if (req->sizes && i < req->n_sizes) {
+      o.image_width = req->sizes[2 * i];
+      o.image_height = req->sizes[2 * i + 1];
+    }
+    if (i)
+      srv_buf_putc(b, ',');
+    srv_buf_puts(b, "{\"model\":");
+    srv_buf_json_string(b, j->model);
+    srv_buf_puts(b, ",\"version\":");
+    srv_buf_json_string(b, j->version);
+    srv_buf_putc(b, ',');
+    int code = srv_task_answer(task, sig, outs, i, &o, b, msg, cap);
+    if (code != 200)
+      return code;
+    srv_buf_putc(b, '}');
+  }
+  if (!j->image_body)
+    srv_buf_puts(b, "]}");
+  if (b->oom) {
+    snprintf(msg, cap, "out of memory writing the response");
+    return 500;
+  }
+  return 200;
+}
+
+/* The response body for outs, per the job's API. */
+static int job_encode(api_job *j, const srv_infer_req *req, const rt_tensor *outs, srv_buf *b,
+                      char *msg, size_t cap) {
+  const srv_sig *sig = j->sv->sig;
+  switch (j->kind) {
+  case JOB_KSERVE: return srv_kserve_encode(sig, req, j->model, j->version, outs, b, msg, cap);
+  case JOB_ANNOTATE:
+    if (!j->raw)
+      return annotate_encode(j, req, outs, b, msg, cap);
+    return srv_tfs_encode(sig, req, outs, b, msg, cap);
+  default: return srv_tfs_encode(sig, req, outs, b, msg, cap);
+  }
+}
+
 /* Worker thread, from the batcher: encode this request's rows (valid only in this call). */
 static void batch_deliver(srv_batch_task *t, srv_batch_result r, const char *m,
                           const rt_tensor *outs, int n_out) {
   api_job *j = t->arg;
-  const srv_sig *sig = j->sv->sig;
   char msg[1024];
   int code = 500;
   (void)n_out;
@@ -277,9 +348,7 @@ static void batch_deliver(srv_batch_task *t, srv_batch_result r, const char *m,
     j->infer_seconds = srv_now() - j->job.t_started;
     srv_buf b;
     srv_buf_init(&b);
-    code = j->kind == JOB_TFS
-               ? srv_tfs_encode(sig, &j->breq, outs, &b, msg, sizeof msg)
-               : srv_kserve_encode(sig, &j->breq, j->model, j->version, outs, &b, msg, sizeof msg);
+    code = job_encode(j, &j->breq, outs, &b, msg, sizeof msg);
     if (code == 200)
       j->resp = srv_buf_take(&b, &j->resp_len);
     else
@@ -289,7 +358,7 @@ static void batch_deliver(srv_batch_task *t, srv_batch_result r, const char *m,
       snprintf(msg, sizeof msg, "out of memory writing the response");
     }
   } else {
-    code = r == SRV_BATCH_EXPIRED || r == SRV_BATCH_CANCELLED ? 504 : 500;
+    code = r == SRV_BATCH_EXPIRED || r == SRV_BATCH_CANCELLED ? 504 : runtime_code(t->status);
     snprintf(msg, sizeof msg, "model '%s' version %s: %s", j->model, j->version, m);
   }
   srv_infer_req_free(&j->breq);
@@ -326,6 +395,61 @@ static bool job_batch(api_job *j, srv_infer_req *req) {
   return false;
 }
 
+/* Every input has a batch dimension fixed at 1 (blazeface, movenet, selfie, ...). */
+static bool batch_of_one(const srv_sig *sig) {
+  for (int k = 0; k < sig->n_in; k++)
+    if (sig->in[k].rank < 1 || sig->in[k].dims[0] != 1)
+      return false;
+  return sig->n_in > 0;
+}
+
+/* :annotate of several instances on a batch-of-one model: one run per instance, each output
+ * copied into a tensor of n rows (session outputs are views the next run overwrites). The
+ * rows' buffers go to keep[k] (n_out entries), freed by the caller. */
+static rt_status run_per_instance(rt_session *s, const srv_sig *sig, const srv_infer_req *req,
+                                  rt_tensor *outs, void **keep, rt_error *err) {
+  int64_t n = req->n_instances;
+  rt_tensor *in = calloc((size_t)req->n_in + 1, sizeof *in);
+  rt_tensor *one = calloc((size_t)sig->n_out + 1, sizeof *one);
+  rt_status st = in && one ? RT_OK : RT_ERR_NOMEM;
+  if (st != RT_OK)
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+  for (int64_t i = 0; i < n && st == RT_OK; i++) {
+    for (int k = 0; k < req->n_in; k++) {
+      in[k] = req->in[k];
+      in[k].dims[0] = 1;
+      in[k].data = (char *)req->in[k].data + rt_tensor_nbytes(&in[k]) * (size_t)i;
+    }
+    if ((st = rt_session_run(s, in, req->n_in, one, err)) != RT_OK)
+      break;
+    for (int k = 0; k < sig->n_out && st == RT_OK; k++) {
+      size_t each = rt_tensor_nbytes(&one[k]);
+      if (i == 0) {
+        outs[k] = one[k];
+        outs[k].dims[0] = n;
+        keep[k] = outs[k].data = malloc(each * (size_t)n + 1);
+        if (!keep[k]) {
+          st = RT_ERR_NOMEM;
+          snprintf(err->msg, sizeof err->msg, "out of memory");
+          break;
+        }
+      }
+      if (one[k].rank < 1 || one[k].dims[0] != 1 || one[k].rank != outs[k].rank ||
+          memcmp(one[k].dims + 1, outs[k].dims + 1, sizeof(int64_t) * (size_t)(one[k].rank - 1))) {
+        st = RT_ERR_SHAPE;
+        snprintf(err->msg, sizeof err->msg,
+                 "output '%s' has no batch dimension of 1 or changes shape between instances",
+                 sig->out[k].name);
+        break;
+      }
+      memcpy((char *)keep[k] + each * (size_t)i, one[k].data, each);
+    }
+  }
+  free(in);
+  free(one);
+  return st;
+}
+
 /* Worker thread: decode, run, encode. Session outputs are views valid until the next run
  * on this session, so they are encoded here, before the worker takes another job. */
 static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
@@ -333,25 +457,50 @@ static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
   const srv_sig *sig = j->sv->sig;
   char msg[1024];
   srv_infer_req req;
-  int code = j->kind == JOB_TFS
-                 ? srv_tfs_decode(sig, j->body, j->body_len, &req, msg, sizeof msg)
-                 : srv_kserve_decode(sig, j->body, j->body_len, &req, msg, sizeof msg);
+  /* :annotate takes any number of images even where the model's batch is fixed at 1: the
+   * codec sees a batch dimension left open, and the instances run one by one. */
+  srv_sig loose = *sig;
+  rt_io_info *loose_in = NULL;
+  bool per_instance = j->kind == JOB_ANNOTATE && batch_of_one(sig) &&
+                      (loose_in = malloc(sizeof *loose_in * (size_t)sig->n_in)) != NULL;
+  if (per_instance) {
+    memcpy(loose_in, sig->in, sizeof *loose_in * (size_t)sig->n_in);
+    for (int k = 0; k < sig->n_in; k++)
+      loose_in[k].dims[0] = -1;
+    loose.in = loose_in;
+  }
+  int code = j->image_body ? srv_tfs_decode_image(&loose, j->body, j->body_len, &req, msg,
+                                                  sizeof msg)
+             : j->kind == JOB_KSERVE
+                 ? srv_kserve_decode(&loose, j->body, j->body_len, &req, msg, sizeof msg)
+                 : srv_tfs_decode(&loose, j->body, j->body_len, &req, msg, sizeof msg);
+  free(loose_in);
+  per_instance = per_instance && code == 200 && req.row && req.n_instances > 1;
+  if (code == 200 && j->kind == JOB_ANNOTATE && !j->raw && !req.row) {
+    srv_infer_req_free(&req);
+    code = 400;
+    snprintf(msg, sizeof msg,
+             "':annotate' takes {\"instances\": [...]} (row format) or a raw image body, not "
+             "\"inputs\"");
+  }
   free(j->body);
   j->body = NULL;
-  if (code == 200 && srv_pool_batching(j->sv->pool)) {
+  if (code == 200 && !per_instance && srv_pool_batching(j->sv->pool)) {
     if (!job_batch(j, &req))
       srv_infer_req_free(&req);
     return;
   }
   if (code == 200) {
     rt_tensor *outs = calloc((size_t)sig->n_out + 1, sizeof *outs);
+    void **keep = calloc((size_t)sig->n_out + 1, sizeof *keep);
     rt_error err = {0};
-    if (!outs) {
+    if (!outs || !keep) {
       code = 500;
       snprintf(msg, sizeof msg, "out of memory");
     } else {
       double t0 = srv_now();
-      rt_status st = rt_session_run(s, req.in, req.n_in, outs, &err);
+      rt_status st = per_instance ? run_per_instance(s, sig, &req, outs, keep, &err)
+                                  : rt_session_run(s, req.in, req.n_in, outs, &err);
       j->infer_seconds = srv_now() - t0;
       j->ran = true;
       if (st != RT_OK) {
@@ -360,9 +509,7 @@ static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
       } else {
         srv_buf b;
         srv_buf_init(&b);
-        code = j->kind == JOB_TFS
-                   ? srv_tfs_encode(sig, &req, outs, &b, msg, sizeof msg)
-                   : srv_kserve_encode(sig, &req, j->model, j->version, outs, &b, msg, sizeof msg);
+        code = job_encode(j, &req, outs, &b, msg, sizeof msg);
         if (code == 200)
           j->resp = srv_buf_take(&b, &j->resp_len);
         else
@@ -372,8 +519,11 @@ static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
           snprintf(msg, sizeof msg, "out of memory writing the response");
         }
       }
-      free(outs);
     }
+    for (int k = 0; keep && k < sig->n_out; k++)
+      free(keep[k]);
+    free(keep);
+    free(outs);
     srv_infer_req_free(&req);
   }
   j->code = code;
@@ -448,14 +598,77 @@ static const srv_servable *acquire_or_answer(srv_api *a, srv_request *r, const s
   return sv;
 }
 
+/* "image/jpeg" or "image/png" (parameters after ';' ignored). */
+static bool image_content_type(const char *ct) {
+  if (!ct)
+    return false;
+  while (*ct == ' ')
+    ct++;
+  size_t n = strcspn(ct, "; ");
+  return (n == 10 && !strncasecmp(ct, "image/jpeg", 10)) ||
+         (n == 9 && !strncasecmp(ct, "image/png", 9));
+}
+
+/* :annotate's query into j (400 naming the parameter when one is bad). */
+static int annotate_query(srv_request *r, api_job *j, char *msg, size_t cap) {
+  j->opts.top_k = 0;
+  j->opts.threshold = -1;
+  const char *v = srv_request_query(r, "top_k");
+  if (v) {
+    char *end;
+    long k = strtol(v, &end, 10);
+    if (!*v || *end || k < 1 || k > 1000000) {
+      snprintf(msg, cap, "top_k: '%s' is not a positive integer", v);
+      return 400;
+    }
+    j->opts.top_k = (int)k;
+  }
+  v = srv_request_query(r, "threshold");
+  if (v) {
+    char *end;
+    double t = strtod(v, &end);
+    if (!*v || *end || !(t >= 0 && t <= 1)) {
+      snprintf(msg, cap, "threshold: '%s' is not a number between 0 and 1", v);
+      return 400;
+    }
+    j->opts.threshold = t;
+  }
+  v = srv_request_query(r, "raw");
+  if (v) {
+    if (!strcmp(v, "true") || !strcmp(v, "1")) {
+      j->raw = true;
+    } else if (strcmp(v, "false") && strcmp(v, "0")) {
+      snprintf(msg, cap, "raw: '%s' is not true or false", v);
+      return 400;
+    }
+  }
+  return 200;
+}
+
 static void handle_infer(srv_api *a, srv_request *r, const srv_route *rt, job_kind kind) {
-  const srv_servable *sv = acquire_or_answer(a, r, rt);
-  if (!sv)
-    return;
+  char qmsg[512];
   api_job *j = calloc(1, sizeof *j);
   if (!j) {
-    srv_models_release(a->models);
     srv_request_error(r, 500, "out of memory");
+    return;
+  }
+  if (kind != JOB_KSERVE)
+    j->image_body = image_content_type(srv_request_header(r, "Content-Type"));
+  if (kind == JOB_ANNOTATE && annotate_query(r, j, qmsg, sizeof qmsg) != 200) {
+    srv_request_label(r, rt->api, rt->model, "");
+    srv_request_error(r, 400, "%s", qmsg);
+    free(j);
+    return;
+  }
+  const srv_servable *sv = acquire_or_answer(a, r, rt);
+  if (!sv) {
+    free(j);
+    return;
+  }
+  if (kind == JOB_ANNOTATE && !j->raw && !srv_garden_task(sv->sig->garden)) {
+    srv_request_error(r, 400, "model '%s' has no task (no orchard.json task)", sv->model_name);
+    srv_models_release(a->models);
+    free(j);
     return;
   }
   j->api = a;
@@ -531,6 +744,10 @@ static json_t *serving_json(const srv_servable *sv) {
                   "model_override", in->batching_override);
   }
   json_object_set_new(o, "batching", b ? b : json_null());
+  const srv_garden *g = sv->sig->garden;
+  const srv_task *task = srv_garden_task(g);
+  json_object_set_new(o, "task", task ? srv_task_describe(task) : json_null());
+  json_object_set_new(o, "image_inputs", srv_garden_image_inputs(g, sv->sig));
   if (!bp && in->batching_requested)
     json_object_set_new(o, "batching_off_reason",
                         json_string("an input has no open batch dimension (dim 0)"));
@@ -584,6 +801,10 @@ static void handle_asset(srv_request *r) {
     return;
   }
   memcpy(copy, data, len);
+  /* The files are part of the binary: a browser must revalidate them (no-cache, not no-store)
+   * so that an upgraded server is never shown with a cached page of the old one. */
+  srv_request_add_header(r, "Cache-Control", "no-cache");
+  srv_request_add_header(r, "X-Content-Type-Options", "nosniff");
   srv_request_respond(r, 200, ctype, copy, len);
 }
 
@@ -618,10 +839,15 @@ static void handle_repo_index(srv_api *a, srv_request *r) {
 /* Bearer-token check (auth.h): probes stay open, inference needs the predict token, the rest
  * the admin token. False when it answered 401 itself. */
 static bool api_authorized(const srv_api *a, srv_request *r, srv_route_kind kind) {
+  /* The dashboard's static files hold no data (the page asks the guarded endpoints for it,
+   * with the tokens pasted into it): a browser cannot send a bearer token when it opens a
+   * page, so they stay open. */
   srv_auth_scope scope = kind == SRV_ROUTE_V2_LIVE || kind == SRV_ROUTE_V2_READY ||
-                                 kind == SRV_ROUTE_METRICS
+                                 kind == SRV_ROUTE_METRICS || kind == SRV_ROUTE_DASHBOARD ||
+                                 kind == SRV_ROUTE_DASHBOARD_ASSET
                              ? SRV_AUTH_OPEN
-                         : kind == SRV_ROUTE_TFS_PREDICT || kind == SRV_ROUTE_V2_INFER
+                         : kind == SRV_ROUTE_TFS_PREDICT || kind == SRV_ROUTE_V2_INFER ||
+                                   kind == SRV_ROUTE_TFS_ANNOTATE
                              ? SRV_AUTH_PREDICT
                              : SRV_AUTH_ADMIN;
   const char *h = srv_request_header(r, "Authorization");
@@ -651,13 +877,15 @@ void srv_api_handle(srv_request *r, void *arg) {
   srv_request_label(r, rt.api, "", "");
   if (!api_authorized(a, r, rt.kind))
     return;
+  /* First call, headers only (http.h): a route error or a 401 was answered before the body
+   * was read; anything else waits for the body. */
+  if (srv_request_headers_only(r))
+    return;
   switch (rt.kind) {
   case SRV_ROUTE_DASHBOARD:
   case SRV_ROUTE_DASHBOARD_ASSET: handle_asset(r); return;
   case SRV_ROUTE_V2_REPO_INDEX: handle_repo_index(a, r); return;
-  case SRV_ROUTE_TFS_ANNOTATE:
-    srv_request_error(r, 501, "':annotate' is not implemented yet");
-    return;
+  case SRV_ROUTE_TFS_ANNOTATE: handle_infer(a, r, &rt, JOB_ANNOTATE); return;
   case SRV_ROUTE_METRICS: {
     size_t len;
     char *text = srv_metrics_render(&len);

@@ -21,6 +21,7 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "models.h"
 #include "flags.h"
+#include "garden.h"
 #include "log.h"
 #include "metrics.h"
 #include "orchard/cpu.h"
@@ -457,6 +458,13 @@ static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) 
   if (st == RT_OK && !srv_sig_from_model(model, &sg)) {
     st = RT_ERR_NOMEM;
     snprintf(err.msg, sizeof err.msg, "out of memory");
+  }
+  if (st == RT_OK) {
+    /* orchard.json (garden.h): invalid fails the load like a bad model.json would. */
+    char gpath[4200];
+    snprintf(gpath, sizeof gpath, "%s/orchard.json", path);
+    if (srv_garden_load(gpath, &sg, &sg.garden, err.msg, sizeof err.msg) != 0)
+      st = RT_ERR_INVALID_ARG;
   }
   srv_serving_info info = {0};
   if (st == RT_OK)

@@ -8,7 +8,9 @@
  * once ready; a version the policy no longer wants is retired only when some wanted version
  * is AVAILABLE: it stops taking requests, its workers finish what they have, then it
  * unloads. A version that fails to load is reported (status, log, metric) and retried only
- * when its directory changes; the versions already serving keep serving.
+ * when its directory changes; the versions already serving keep serving. A version's
+ * orchard.json (garden.h: image inputs, task), when present, is read with its model and an
+ * invalid one fails the load the same way.
  *
  * States follow TF Serving: START, LOADING, AVAILABLE, UNLOADING, END.
  * Threads: the loop thread routes through srv_models_acquire; everything else in here runs

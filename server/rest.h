@@ -19,6 +19,12 @@
  * input's dtype, or one uint8 per element (an image's pixels; converted to the dtype). Its
  * shape is the input's shape (minus the batch dimension in the row format); at most one
  * unknown dimension is inferred from the byte count, preferring the raw reading.
+ *
+ * Encoded images: for an input that orchard.json declares an image input (srv_sig.garden),
+ * a b64 value whose bytes are a JPEG or PNG (by their magic bytes), a KServe BYTES tensor of
+ * base64 strings, gRPC string_val bytes or a raw image body are decoded and converted into
+ * one batch item each (image.h). The first image input's original sizes are kept in the
+ * request for the task answers of :annotate.
  */
 #ifndef ORCHARD_SRV_REST_H
 #define ORCHARD_SRV_REST_H
@@ -30,10 +36,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-/* What a codec knows of a model: its inputs and outputs (names point into the model). */
+typedef struct srv_garden srv_garden; /* garden.h */
+
+/* What a codec knows of a model: its inputs and outputs (names point into the model), and
+ * its orchard.json (image inputs, task). */
 typedef struct srv_sig {
   int n_in, n_out;
   rt_io_info *in, *out;
+  srv_garden *garden; /* owned (srv_sig_free frees it); NULL: no orchard.json */
 } srv_sig;
 
 /* Copies the io descriptions (not the names) of m; free with srv_sig_free. */
@@ -52,6 +62,10 @@ typedef struct srv_infer_req {
   char *id;   /* echoed in the response; NULL if absent */
   int n_outs; /* outputs to return, in this order; 0 = all */
   int *outs;
+  /* Encoded images: the original width and height of each batch item of the first image
+   * input (2 per item); NULL when the request carried no encoded image. */
+  int64_t n_sizes;
+  int32_t *sizes;
 } srv_infer_req;
 
 void srv_infer_req_free(srv_infer_req *r);
@@ -59,6 +73,10 @@ void srv_infer_req_free(srv_infer_req *r);
 /* Each returns 200 on success, else an HTTP status with the message in msg. */
 int srv_tfs_decode(const srv_sig *s, const char *body, size_t len, srv_infer_req *out, char *msg,
                    size_t cap);
+/* A raw image body (Content-Type image/jpeg or image/png) for the model's one input: a
+ * row-format request of one instance. */
+int srv_tfs_decode_image(const srv_sig *s, const char *body, size_t len, srv_infer_req *out,
+                         char *msg, size_t cap);
 int srv_tfs_encode(const srv_sig *s, const srv_infer_req *r, const rt_tensor *outs, srv_buf *b,
                    char *msg, size_t cap);
 int srv_kserve_decode(const srv_sig *s, const char *body, size_t len, srv_infer_req *out, char *msg,
@@ -97,6 +115,21 @@ bool srv_rest_is_b64(const srv_jsonin_doc *d, uint32_t v);
 /* Checks a decoded tensor's rank and known dims against the input. */
 int srv_rest_check_shape(const rt_tensor *t, const rt_io_info *io, const char *where, char *msg,
                          size_t cap);
+/* The image spec of input k (orchard.json), NULL if it takes no encoded images. */
+const struct srv_image_spec *srv_rest_image_spec(const srv_sig *s, int k);
+/* True when v is {"b64": "..."} whose bytes start like a JPEG or PNG. */
+bool srv_rest_is_b64_image(const srv_jsonin_doc *d, uint32_t v);
+/* An image batch of n items for input k into *t (data allocated, shape from the spec); when
+ * k is the first image input, also req->sizes. 413 when the batch would pass 1 GiB. */
+int srv_rest_image_alloc(const srv_sig *s, int k, int64_t n, rt_tensor *t, srv_infer_req *req,
+                         const char *where, char *msg, size_t cap);
+/* Decodes the encoded image bytes[0..len) into item i of t (from srv_rest_image_alloc).
+ * Messages: "<where>: input '<name>': <what>". */
+int srv_rest_image_item(const srv_sig *s, int k, const void *bytes, size_t len, rt_tensor *t,
+                        int64_t i, srv_infer_req *req, const char *where, char *msg, size_t cap);
+/* The same from a base64 string. */
+int srv_rest_image_b64(const srv_sig *s, int k, const char *b64, size_t len, rt_tensor *t,
+                       int64_t i, srv_infer_req *req, const char *where, char *msg, size_t cap);
 /* Writes t[offset ...] over dims[from..rank) as nested JSON arrays. */
 void srv_rest_write_nested(srv_buf *b, const rt_tensor *t, int from, int64_t offset);
 /* Writes all elements of t as one flat JSON array. */

@@ -13,6 +13,8 @@
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "rest.h"
+#include "garden.h"
+#include "image.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -38,6 +40,7 @@ bool srv_sig_from_model(const rt_model *m, srv_sig *out) {
 }
 
 void srv_sig_free(srv_sig *s) {
+  srv_garden_free(s->garden);
   free(s->in);
   free(s->out);
   memset(s, 0, sizeof *s);
@@ -60,6 +63,7 @@ void srv_infer_req_free(srv_infer_req *r) {
   free(r->in);
   free(r->id);
   free(r->outs);
+  free(r->sizes);
   memset(r, 0, sizeof *r);
 }
 
@@ -461,6 +465,110 @@ int srv_rest_b64(const srv_jsonin_doc *d, uint32_t v, const rt_io_info *io, int 
   free(bytes);
   out->data = data;
   return 200;
+}
+
+/* ---------------------------------------------------------------- encoded images */
+
+#define SRV_REST_IMAGE_BATCH_BYTES (1 << 30)
+
+const srv_image_spec *srv_rest_image_spec(const srv_sig *s, int k) {
+  return srv_garden_image(s->garden, k);
+}
+
+bool srv_rest_is_b64_image(const srv_jsonin_doc *d, uint32_t v) {
+  if (!srv_rest_is_b64(d, v))
+    return false;
+  uint32_t sv = srv_jsonin_get(d, v, "b64");
+  if (!srv_jsonin_is(d, sv, SRV_JSONIN_STRING))
+    return false;
+  size_t len;
+  const char *str = srv_jsonin_str(d, sv, &len);
+  /* 12 base64 characters are 9 bytes: enough for both magics. */
+  unsigned char head[16];
+  if (len < 12)
+    return false;
+  int64_t n = srv_b64_decode(str, 12, head);
+  return n > 0 && srv_image_sniff(head, (size_t)n) != SRV_IMAGE_FORMAT_NONE;
+}
+
+int srv_rest_image_alloc(const srv_sig *s, int k, int64_t n, rt_tensor *t, srv_infer_req *req,
+                         const char *where, char *msg, size_t cap) {
+  const srv_image_spec *spec = srv_rest_image_spec(s, k);
+  memset(t, 0, sizeof *t);
+  int64_t each = spec ? srv_image_spec_numel(spec) : 0;
+  if (!spec || n < 1 || n > INT64_MAX / 4 / (each ? each : 1)) {
+    snprintf(msg, cap, "%s: input '%s' takes no encoded images", where, s->in[k].name);
+    return 400;
+  }
+  /* A few bytes of JPEG can stand for megabytes of tensor: bound the whole batch. */
+  if (n * each * (int64_t)rt_dtype_size(spec->dtype) > SRV_REST_IMAGE_BATCH_BYTES) {
+    snprintf(msg, cap,
+             "%s: %" PRId64 " images for input '%s' make more than %d MiB of tensor; send fewer "
+             "per request",
+             where, n, s->in[k].name, SRV_REST_IMAGE_BATCH_BYTES >> 20);
+    return 413;
+  }
+  int C = srv_image_spec_channels(spec);
+  t->dtype = spec->dtype;
+  t->rank = 4;
+  t->dims[0] = n;
+  t->dims[1] = spec->nchw ? C : spec->height;
+  t->dims[2] = spec->nchw ? spec->height : spec->width;
+  t->dims[3] = spec->nchw ? spec->width : C;
+  t->data = malloc((size_t)(n * each) * rt_dtype_size(spec->dtype) + 1);
+  if (!t->data) {
+    snprintf(msg, cap, "%s: out of memory for %" PRId64 " images", where, n);
+    return 500;
+  }
+  if (srv_garden_first_image(s->garden) == k && !req->sizes) {
+    req->sizes = calloc((size_t)n * 2, sizeof *req->sizes);
+    if (!req->sizes) {
+      free(t->data);
+      t->data = NULL;
+      snprintf(msg, cap, "%s: out of memory", where);
+      return 500;
+    }
+    req->n_sizes = n;
+  }
+  return 200;
+}
+
+int srv_rest_image_item(const srv_sig *s, int k, const void *bytes, size_t len, rt_tensor *t,
+                        int64_t i, srv_infer_req *req, const char *where, char *msg, size_t cap) {
+  const srv_image_spec *spec = srv_rest_image_spec(s, k);
+  char what[512];
+  int w = 0, h = 0;
+  size_t each = (size_t)srv_image_spec_numel(spec) * rt_dtype_size(spec->dtype);
+  int st = srv_image_load(spec, bytes, len, (char *)t->data + each * (size_t)i, &w, &h, what,
+                          sizeof what);
+  if (st != 200) {
+    snprintf(msg, cap, "%s: input '%s': %s", where, s->in[k].name, what);
+    return st;
+  }
+  if (srv_garden_first_image(s->garden) == k && req->sizes && i < req->n_sizes) {
+    req->sizes[2 * i] = w;
+    req->sizes[2 * i + 1] = h;
+  }
+  return 200;
+}
+
+int srv_rest_image_b64(const srv_sig *s, int k, const char *b64, size_t len, rt_tensor *t,
+                       int64_t i, srv_infer_req *req, const char *where, char *msg, size_t cap) {
+  unsigned char *bytes = malloc(len / 4 * 3 + 4);
+  if (!bytes) {
+    snprintf(msg, cap, "%s: out of memory", where);
+    return 500;
+  }
+  int64_t n = srv_b64_decode(b64, len, bytes);
+  int st;
+  if (n < 0) {
+    snprintf(msg, cap, "%s: input '%s': not valid base64", where, s->in[k].name);
+    st = 400;
+  } else {
+    st = srv_rest_image_item(s, k, bytes, (size_t)n, t, i, req, where, msg, cap);
+  }
+  free(bytes);
+  return st;
 }
 
 int srv_rest_check_shape(const rt_tensor *t, const rt_io_info *io, const char *where, char *msg,

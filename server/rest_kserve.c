@@ -147,6 +147,44 @@ static void input_names(char *out, size_t cap, const rt_io_info *ios, int n) {
     o += (size_t)snprintf(out + o, cap - o, "%s'%s'", i ? ", " : "", ios[i].name);
 }
 
+/* A BYTES tensor for an image input: shape [N], data N base64 strings of JPEG or PNG. */
+static int decode_images(const srv_sig *s, int k, const srv_jsonin_doc *d, uint32_t data,
+                         const char *where, srv_infer_req *out, char *msg, size_t cap) {
+  rt_tensor *t = &out->in[k];
+  const rt_io_info *io = &s->in[k];
+  if (t->rank != 1) {
+    char sh[160];
+    srv_rest_shape_str(sh, sizeof sh, t->dims, t->rank);
+    snprintf(msg, cap, "%s.shape: %s; BYTES images for input '%s' take shape [N] (N images)",
+             where, sh, io->name);
+    return 400;
+  }
+  int64_t n = t->dims[0];
+  if (!srv_jsonin_is(d, data, SRV_JSONIN_ARRAY) || (int64_t)srv_jsonin_size(d, data) != n ||
+      n < 1) {
+    snprintf(msg, cap, "%s.data: expected a list of %" PRId64 " base64 strings (input '%s')",
+             where, n, io->name);
+    return 400;
+  }
+  int st = srv_rest_image_alloc(s, k, n, t, out, where, msg, cap);
+  uint32_t v = data + 1;
+  for (int64_t i = 0; i < n && st == 200; i++, v = srv_jsonin_next(d, v)) {
+    char w[96];
+    snprintf(w, sizeof w, "%s.data[%" PRId64 "]", where, i);
+    if (!srv_jsonin_is(d, v, SRV_JSONIN_STRING)) {
+      snprintf(msg, cap, "%s: expected a base64 string of a JPEG or PNG (input '%s')", w,
+               io->name);
+      return 400;
+    }
+    size_t len;
+    const char *str = srv_jsonin_str(d, v, &len);
+    st = srv_rest_image_b64(s, k, str, len, t, i, out, w, msg, cap);
+  }
+  if (st == 200)
+    st = srv_rest_check_shape(t, io, where, msg, cap);
+  return st;
+}
+
 static int decode_tensor(const srv_sig *s, const srv_jsonin_doc *d, uint32_t ti, size_t idx,
                          int64_t limit, srv_infer_req *out, char *msg, size_t cap) {
   char where[64], names[512];
@@ -207,6 +245,8 @@ static int decode_tensor(const srv_sig *s, const srv_jsonin_doc *d, uint32_t ti,
   int kd = -1;
   size_t dlen;
   const char *dstr = srv_jsonin_str(d, dt, &dlen);
+  if (dlen == 5 && !memcmp(dstr, "BYTES", 5) && srv_rest_image_spec(s, k))
+    return decode_images(s, k, d, data, where, out, msg, cap);
   for (int i = 0; i < K_COUNT; i++)
     if (dlen == strlen(KDT_NAMES[i]) && !memcmp(dstr, KDT_NAMES[i], dlen))
       kd = i;

@@ -38,12 +38,45 @@ static bool numel_within(const int64_t *dims, int rank, int64_t mult, int64_t li
   return n <= limit;
 }
 
+/* The image path of decode_input: n b64 images (row), one, or the elements of list vals[0]. */
+static int decode_images(const srv_sig *s, int k, const srv_jsonin_doc *d, const uint32_t *vals,
+                         int64_t n, bool stack, bool list, const char *field, srv_infer_req *req,
+                         rt_tensor *out, char *msg, size_t cap) {
+  char where[320];
+  int64_t count = stack ? n : list ? (int64_t)srv_jsonin_size(d, vals[0]) : 1;
+  if (!stack)
+    snprintf(where, sizeof where, "inputs%s", field);
+  int st = srv_rest_image_alloc(s, k, count, out, req, stack ? "instances" : where, msg, cap);
+  uint32_t v = list ? vals[0] + 1 : vals[0];
+  for (int64_t i = 0; i < count && st == 200; i++) {
+    if (stack) {
+      v = vals[i];
+      snprintf(where, sizeof where, "instances[%" PRId64 "]%s", i, field);
+    } else if (list) {
+      if (i)
+        v = srv_jsonin_next(d, v);
+      snprintf(where, sizeof where, "inputs%s[%" PRId64 "]", field, i);
+    }
+    uint32_t sv = srv_rest_is_b64(d, v) ? srv_jsonin_get(d, v, "b64") : 0;
+    if (!srv_jsonin_is(d, sv, SRV_JSONIN_STRING)) {
+      snprintf(msg, cap, "%s: expected a {\"b64\": \"<JPEG or PNG>\"} value like the first",
+               where);
+      return 400;
+    }
+    size_t len;
+    const char *str = srv_jsonin_str(d, sv, &len);
+    st = srv_rest_image_b64(s, k, str, len, out, i, req, where, msg, cap);
+  }
+  return st;
+}
+
 /* Decodes one input from n values (the instances' or the one columnar value), stacking
  * along a new batch dimension when `stack`. where_fmt has one %lld (the instance) in the
  * row format. */
-static int decode_input(const srv_jsonin_doc *d, const uint32_t *vals, int64_t n, bool stack,
-                        const rt_io_info *io, const char *field, int64_t limit, rt_tensor *out,
-                        char *msg, size_t cap) {
+static int decode_input(const srv_sig *s, int k, const srv_jsonin_doc *d, const uint32_t *vals,
+                        int64_t n, bool stack, const char *field, int64_t limit,
+                        srv_infer_req *req, rt_tensor *out, char *msg, size_t cap) {
+  const rt_io_info *io = &s->in[k];
   char where[320];
   size_t esz = rt_dtype_size(io->dtype);
   memset(out, 0, sizeof *out);
@@ -51,6 +84,14 @@ static int decode_input(const srv_jsonin_doc *d, const uint32_t *vals, int64_t n
 #define WHERE(i)                                                                                   \
   (stack ? (snprintf(where, sizeof where, "instances[%" PRId64 "]%s", (int64_t)(i), field), where) \
          : (snprintf(where, sizeof where, "inputs%s", field), where))
+  if (srv_rest_image_spec(s, k)) {
+    /* Encoded images: one per instance (row), or a b64 value or a list of them (columnar). */
+    bool list = !stack && srv_jsonin_is(d, vals[0], SRV_JSONIN_ARRAY) &&
+                srv_jsonin_size(d, vals[0]) > 0;
+    uint32_t first = list ? vals[0] + 1 : vals[0];
+    if (srv_rest_is_b64_image(d, first))
+      return decode_images(s, k, d, vals, n, stack, list, field, req, out, msg, cap);
+  }
   if (srv_rest_is_b64(d, vals[0])) {
     rt_tensor parts0;
     int st = srv_rest_b64(d, vals[0], io, stack ? 1 : 0, &parts0, WHERE(0), msg, cap);
@@ -195,7 +236,7 @@ static int decode_row(const srv_sig *s, const srv_jsonin_doc *d, uint32_t inst, 
     char field[300] = "";
     if (named)
       snprintf(field, sizeof field, ".%s", s->in[k].name);
-    st = decode_input(d, vals + (size_t)k * (size_t)n, n, true, &s->in[k], field, limit,
+    st = decode_input(s, k, d, vals + (size_t)k * (size_t)n, n, true, field, limit, out,
                       &out->in[k], msg, cap);
     if (st == 200) {
       char where[320];
@@ -233,7 +274,7 @@ static int decode_columnar(const srv_sig *s, const srv_jsonin_doc *d, uint32_t i
     char field[300] = "";
     if (named)
       snprintf(field, sizeof field, ".%s", s->in[k].name);
-    st = decode_input(d, &vals[k], 1, false, &s->in[k], field, limit, &out->in[k], msg, cap);
+    st = decode_input(s, k, d, &vals[k], 1, false, field, limit, out, &out->in[k], msg, cap);
     if (st == 200) {
       char where[320];
       snprintf(where, sizeof where, "inputs%s", field);
@@ -293,6 +334,40 @@ int srv_tfs_decode(const srv_sig *s, const char *body, size_t len, srv_infer_req
             : decode_columnar(s, &doc, cols, limit, out, msg, cap);
 done:
   srv_jsonin_free(&doc);
+  if (st != 200)
+    srv_infer_req_free(out);
+  return st;
+}
+
+int srv_tfs_decode_image(const srv_sig *s, const char *body, size_t len, srv_infer_req *out,
+                         char *msg, size_t cap) {
+  memset(out, 0, sizeof *out);
+  if (s->n_in != 1 || !srv_rest_image_spec(s, 0)) {
+    if (s->n_in != 1)
+      snprintf(msg, cap,
+               "request body: an image body feeds a model with one input; this one has %d "
+               "(send JSON with {\"b64\": ...} values)",
+               s->n_in);
+    else
+      snprintf(msg, cap,
+               "request body: input '%s' takes no encoded images (no \"image\" entry for it "
+               "in the model's orchard.json)",
+               s->in[0].name);
+    return 400;
+  }
+  out->n_in = 1;
+  out->in = calloc(2, sizeof *out->in);
+  if (!out->in) {
+    snprintf(msg, cap, "out of memory");
+    return 500;
+  }
+  out->row = true;
+  out->n_instances = 1;
+  int st = srv_rest_image_alloc(s, 0, 1, &out->in[0], out, "request body", msg, cap);
+  if (st == 200)
+    st = srv_rest_image_item(s, 0, body, len, &out->in[0], 0, out, "request body", msg, cap);
+  if (st == 200)
+    st = srv_rest_check_shape(&out->in[0], &s->in[0], "request body", msg, cap);
   if (st != 200)
     srv_infer_req_free(out);
   return st;

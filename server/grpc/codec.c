@@ -8,10 +8,16 @@
  * bool: DT_BOOL / BOOL, UINT8 0-1), as the REST codecs do. Responses are built from
  * scaffolding allocated in one `scratch` list and freed together after packing; tensor bytes
  * are referenced, not copied, until protobuf-c packs them.
+ *
+ * Encoded images (an input orchard.json declares an image input): TF Serving DT_STRING
+ * string_val, or KServe BYTES as contents.bytes_contents or a raw_input_contents entry in
+ * KServe's BYTES serialization (each element a 4-byte little-endian length, then its bytes),
+ * one JPEG or PNG per batch item, as the REST codecs take them.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #include "codec.h"
+#include "image.h"
 
 #include "google/protobuf/any.pb-c.h"
 #include "grpc_predict_v2.pb-c.h"
@@ -368,6 +374,8 @@ static int64_t src_int(src_kind k, const uint8_t *src, int64_t j) {
 static int convert(src_kind k, const void *srcv, int64_t n_src, rt_tensor *dst, int64_t numel,
                    const char *field, char *msg, size_t cap) {
   const uint8_t *src = srcv;
+  if (numel == 0) /* an empty tensor may come with no data at all: src is NULL then */
+    return 200;
   bool bc = n_src == 1 && numel != 1;
   if (!bc && ((k == S_F32 && dst->dtype == RT_DT_F32) || (k == S_I32 && dst->dtype == RT_DT_I32))) {
     memcpy(dst->data, src, (size_t)numel * 4);
@@ -604,6 +612,53 @@ static int decode_tensor_proto(const Tensorflow__TensorProto *tp, const rt_io_in
   return srv_rest_check_shape(out, io, field, msg, cap);
 }
 
+/* n images for input k would make a tensor over the gRPC front's per-tensor limit (the one
+ * take_shape applies to every other tensor): true with the message. */
+static bool images_over_limit(const srv_sig *s, int k, int64_t n, int64_t limit_bytes,
+                              const char *where, char *msg, size_t cap) {
+  const srv_image_spec *spec = srv_rest_image_spec(s, k);
+  if (n <= limit_bytes / (int64_t)rt_dtype_size(spec->dtype) / srv_image_spec_numel(spec))
+    return false;
+  snprintf(msg, cap,
+           "%s: %" PRId64 " images for input '%s' make a tensor larger than the %" PRId64
+           " bytes allowed",
+           where, n, s->in[k].name, limit_bytes);
+  return true;
+}
+
+/* DT_STRING for an image input: string_val holds one encoded JPEG or PNG per batch item;
+ * tensor_shape, when given, is [N]. */
+static int decode_images(const srv_sig *s, int k, const Tensorflow__TensorProto *tp,
+                         int64_t limit_bytes, const char *where, srv_infer_req *out, char *msg,
+                         size_t cap) {
+  int64_t n = (int64_t)tp->n_string_val;
+  if (tp->tensor_shape && (tp->tensor_shape->unknown_rank || tp->tensor_shape->n_dim != 1 ||
+                           tp->tensor_shape->dim[0]->size != n)) {
+    snprintf(msg, cap,
+             "%s.tensor_shape: DT_STRING images for input '%s' take shape [N] with N = the "
+             "%" PRId64 " string_val values",
+             where, s->in[k].name, n);
+    return 400;
+  }
+  if (n < 1) {
+    snprintf(msg, cap, "%s.string_val: no images (input '%s')", where, s->in[k].name);
+    return 400;
+  }
+  if (images_over_limit(s, k, n, limit_bytes, where, msg, cap))
+    return 413;
+  rt_tensor *t = &out->in[k];
+  int st = srv_rest_image_alloc(s, k, n, t, out, where, msg, cap);
+  for (int64_t i = 0; i < n && st == 200; i++) {
+    char w[400];
+    snprintf(w, sizeof w, "%s.string_val[%" PRId64 "]", where, i);
+    st = srv_rest_image_item(s, k, tp->string_val[i].data, tp->string_val[i].len, t, i, out, w,
+                             msg, cap);
+  }
+  if (st == 200)
+    st = srv_rest_check_shape(t, &s->in[k], where, msg, cap);
+  return st;
+}
+
 /* Output indexes by name; 400 on an unknown or repeated one. field_fmt has one %zu. */
 static int select_outputs(const srv_sig *s, char **names, size_t n, const char *field_fmt,
                           srv_infer_req *r, char *msg, size_t cap) {
@@ -671,7 +726,10 @@ int srv_grpc_tfs_decode(const srv_sig *s, const uint8_t *buf, size_t len, int64_
     seen[k] = true;
     static const Tensorflow__TensorProto empty = TENSORFLOW__TENSOR_PROTO__INIT;
     const Tensorflow__TensorProto *tp = req->inputs[i]->value ? req->inputs[i]->value : &empty;
-    st = decode_tensor_proto(tp, &s->in[k], where, limit_bytes, &out->in[k], msg, cap);
+    if ((int)tp->dtype == TENSORFLOW__DATA_TYPE__DT_STRING && srv_rest_image_spec(s, k))
+      st = decode_images(s, k, tp, limit_bytes, where, out, msg, cap);
+    else
+      st = decode_tensor_proto(tp, &s->in[k], where, limit_bytes, &out->in[k], msg, cap);
   }
   for (int k = 0; k < s->n_in && st == 200; k++)
     if (!seen[k]) {
@@ -773,6 +831,90 @@ static bool kfits(kdt k, rt_dtype t) {
   }
 }
 
+static uint32_t rd_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A KServe BYTES tensor for image input k: shape [N], N encoded images from
+ * contents.bytes_contents, or from `raw` (the input's raw_input_contents entry) where each
+ * element is a 4-byte little-endian length and then that many bytes. */
+static int decode_kserve_images(const srv_sig *s, int k,
+                                const Inference__ModelInferRequest__InferInputTensor *it,
+                                const ProtobufCBinaryData *raw, size_t idx, int64_t limit_bytes,
+                                const char *where, srv_infer_req *out, char *msg, size_t cap) {
+  const rt_io_info *io = &s->in[k];
+  if (it->n_shape != 1 || it->shape[0] < 1) {
+    rt_tensor sh = {.rank = it->n_shape <= RT_MAX_RANK ? (int)it->n_shape : 0};
+    for (int d = 0; d < sh.rank; d++)
+      sh.dims[d] = it->shape[d];
+    char shape[160];
+    srv_rest_shape_str(shape, sizeof shape, sh.dims, sh.rank);
+    snprintf(msg, cap, "%s.shape: %s; BYTES images for input '%s' take shape [N] (N images)", where,
+             it->n_shape <= RT_MAX_RANK ? shape : "(too many dimensions)", io->name);
+    return 400;
+  }
+  int64_t n = it->shape[0];
+  const Inference__InferTensorContents *c = it->contents;
+  size_t n_contents = c ? c->n_bytes_contents : 0;
+  char field[400];
+  if (raw) {
+    if (n_contents) {
+      snprintf(msg, cap, "%s.contents: give raw_input_contents or contents, not both", where);
+      return 400;
+    }
+    /* Count the elements first: n comes from the client, the buffer bounds it. */
+    int64_t count = 0;
+    size_t at = 0;
+    while (at < raw->len) {
+      if (raw->len - at < 4 || raw->len - at - 4 < rd_le32(raw->data + at)) {
+        snprintf(msg, cap,
+                 "raw_input_contents[%zu]: element %" PRId64 " at byte %zu: its 4-byte length "
+                 "prefix %s (BYTES elements are a little-endian uint32 length, then the bytes)",
+                 idx, count, at, raw->len - at < 4 ? "is cut off" : "runs past the end");
+        return 400;
+      }
+      at += 4 + (size_t)rd_le32(raw->data + at);
+      count++;
+    }
+    if (count != n) {
+      snprintf(msg, cap,
+               "raw_input_contents[%zu]: %" PRId64 " BYTES elements, but %s.shape is [%" PRId64
+               "] (input '%s')",
+               idx, count, where, n, io->name);
+      return 400;
+    }
+  } else if ((int64_t)n_contents != n) {
+    snprintf(msg, cap,
+             "%s.contents.bytes_contents: %zu values, but shape [%" PRId64 "] holds %" PRId64
+             " (one JPEG or PNG per image, input '%s')",
+             where, n_contents, n, n, io->name);
+    return 400;
+  }
+  if (images_over_limit(s, k, n, limit_bytes, where, msg, cap))
+    return 413;
+  rt_tensor *t = &out->in[k];
+  int st = srv_rest_image_alloc(s, k, n, t, out, where, msg, cap);
+  size_t at = 0;
+  for (int64_t i = 0; i < n && st == 200; i++) {
+    const void *bytes;
+    size_t len;
+    if (raw) {
+      len = rd_le32(raw->data + at);
+      bytes = raw->data + at + 4;
+      at += 4 + len;
+      snprintf(field, sizeof field, "raw_input_contents[%zu][%" PRId64 "]", idx, i);
+    } else {
+      bytes = c->bytes_contents[i].data;
+      len = c->bytes_contents[i].len;
+      snprintf(field, sizeof field, "%s.contents.bytes_contents[%" PRId64 "]", where, i);
+    }
+    st = srv_rest_image_item(s, k, bytes, len, t, i, out, field, msg, cap);
+  }
+  if (st == 200)
+    st = srv_rest_check_shape(t, io, where, msg, cap);
+  return st;
+}
+
 int srv_grpc_kserve_decode(const srv_sig *s, const uint8_t *buf, size_t len, int64_t limit_bytes,
                            srv_infer_req *out, char *msg, size_t cap) {
   memset(out, 0, sizeof *out);
@@ -816,6 +958,11 @@ int srv_grpc_kserve_decode(const srv_sig *s, const uint8_t *buf, size_t len, int
     }
     seen[k] = true;
     const rt_io_info *io = &s->in[k];
+    if (it->datatype && !strcmp(it->datatype, "BYTES") && srv_rest_image_spec(s, k)) {
+      st = decode_kserve_images(s, k, it, raw ? &req->raw_input_contents[i] : NULL, i,
+                                limit_bytes, where, out, msg, cap);
+      continue;
+    }
     int kd = 0;
     while (kd < K_COUNT && strcmp(KDT_NAMES[kd], it->datatype ? it->datatype : "") != 0)
       kd++;

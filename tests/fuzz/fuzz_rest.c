@@ -18,7 +18,7 @@ static rt_io_info one[] = {{.name = "image", .dtype = RT_DT_F32, .rank = 4, .dim
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  srv_sig sig = data[0] & 2 ? (srv_sig){1, 1, one, one} : (srv_sig){3, 3, many, many};
+  srv_sig sig = data[0] & 2 ? (srv_sig){1, 1, one, one, NULL} : (srv_sig){3, 3, many, many, NULL};
   bool kserve = data[0] & 1;
   const char *body = (const char *)data + 1;
   size_t len = size - 1;

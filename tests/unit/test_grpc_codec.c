@@ -16,7 +16,7 @@
 /* One float32 input x [-1, 2] and one int32 input k [-1, 2]; outputs y (f32), z (bool). */
 static rt_io_info IN[2] = {{"x:0", RT_DT_F32, 2, {-1, 2}}, {"k", RT_DT_I32, 2, {-1, 2}}};
 static rt_io_info OUT[2] = {{"y", RT_DT_F32, 2, {-1, 2}}, {"z", RT_DT_BOOL, 1, {-1}}};
-static const srv_sig SIG = {2, 2, IN, OUT};
+static const srv_sig SIG = {2, 2, IN, OUT, NULL};
 
 typedef struct pred {
   Tensorflow__Serving__PredictRequest req;
