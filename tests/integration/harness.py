@@ -29,6 +29,7 @@ import http.client
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -589,6 +590,30 @@ class Server:
         if r.status != 200:
             raise AssertionError("GET /v1/models/%s%s: %r" % (model, suffix, r))
         return {e["version"]: e for e in r.json()["model_version_status"]}
+
+
+def read_http_answer(s, timeout):
+    """One HTTP answer from socket s: (status, head text, body bytes); (None, "", b"") when
+    nothing complete came within `timeout` seconds."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+            if b"\r\n\r\n" in data:
+                head, body = data.split(b"\r\n\r\n", 1)
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if m and len(body) >= int(m.group(1)):
+                    break
+    except (ConnectionResetError, socket.timeout):
+        pass
+    if b"\r\n\r\n" not in data:
+        return None, "", b""
+    head, body = data.split(b"\r\n\r\n", 1)
+    return int(head.split(b" ", 2)[1]), head.decode("latin1"), body
 
 
 class Client:

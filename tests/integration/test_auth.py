@@ -13,7 +13,6 @@ test_refused_before_the_body).
 """
 import json
 import os
-import re
 import socket
 import subprocess
 import time
@@ -42,27 +41,7 @@ def bearer(tok):
 
 
 def read_answer(s, timeout):
-    """One HTTP answer from socket s: (status, head text, body bytes); (None, "", b"") when
-    nothing complete came within `timeout` seconds."""
-    s.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            data += got
-            if b"\r\n\r\n" in data:
-                head, body = data.split(b"\r\n\r\n", 1)
-                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-                if m and len(body) >= int(m.group(1)):
-                    break
-    except (ConnectionResetError, socket.timeout):
-        pass
-    if b"\r\n\r\n" not in data:
-        return None, "", b""
-    head, body = data.split(b"\r\n\r\n", 1)
-    return int(head.split(b" ", 2)[1]), head.decode("latin1"), body
+    return h.read_http_answer(s, timeout)
 
 
 class AuthCase(h.ServerCase):

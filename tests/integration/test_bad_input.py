@@ -87,25 +87,8 @@ def kserve_body(shape, datatype="FP32", data=None, first=None):
 
 def recv_answer(s, timeout):
     """Reads one HTTP answer from socket s: (status, body); (None, b"") when it closed first."""
-    s.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            got = s.recv(65536)
-            if not got:
-                break
-            data += got
-            if b"\r\n\r\n" in data:
-                head, body = data.split(b"\r\n\r\n", 1)
-                m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-                if m and len(body) >= int(m.group(1)):
-                    break
-    except (ConnectionResetError, socket.timeout):
-        pass
-    if b"\r\n\r\n" not in data:
-        return None, b""
-    head, body = data.split(b"\r\n\r\n", 1)
-    return int(head.split(b" ", 2)[1]), body
+    status, _, body = h.read_http_answer(s, timeout)
+    return status, body
 
 
 class BadInputCase(h.ServerCase):
