@@ -65,9 +65,9 @@ typedef struct srv_image {
 } srv_image;
 
 /* Decodes a JPEG or PNG. 0 on success; else -1 with a message (no field prefix: the caller
- * names the input) and *status the HTTP status (400 bad image, 413 too large, 500 no
- * memory). 16-bit, paletted and alpha PNGs are converted (alpha dropped); CMYK JPEGs are
- * refused. */
+ * names the input) and *status the HTTP status (400 for a bad image and for one over the
+ * size limits, as the contract says; 500 no memory). 16-bit, paletted and alpha PNGs are
+ * converted (alpha dropped); CMYK JPEGs are refused. */
 int srv_image_decode(const void *data, size_t len, srv_image *out, int *status, char *msg,
                      size_t cap);
 void srv_image_free(srv_image *img); /* NULL-safe */
