@@ -39,6 +39,7 @@
 struct srv_api {
   srv_models *models;
   srv_loop *loop;
+  srv_metrics *metrics; /* NULL: not recorded */
   bool draining;
   const srv_auth *auth; /* NULL: open */
 };
@@ -536,7 +537,7 @@ static void job_run(srv_job *jb, const rt_model *m, rt_session *s) {
 static void job_complete(srv_loop_item *it) {
   api_job *j = JOB_OF(it, item);
   if (j->ran)
-    srv_metrics_inference(j->model, j->version, j->infer_seconds);
+    srv_metrics_inference(j->api->metrics, j->model, j->version, j->infer_seconds);
   if (j->req) {
     if (j->retry_after > 0)
       set_retry_after(j->req, j->retry_after);
@@ -888,7 +889,11 @@ void srv_api_handle(srv_request *r, void *arg) {
   case SRV_ROUTE_TFS_ANNOTATE: handle_infer(a, r, &rt, JOB_ANNOTATE); return;
   case SRV_ROUTE_METRICS: {
     size_t len;
-    char *text = srv_metrics_render(&len);
+    if (!a->metrics) {
+      srv_request_error(r, 404, "metrics are not recorded by this server");
+      return;
+    }
+    char *text = srv_metrics_render(a->metrics, &len);
     if (!text)
       srv_request_error(r, 500, "out of memory");
     else
@@ -918,11 +923,12 @@ void srv_api_handle(srv_request *r, void *arg) {
 
 void srv_api_set_auth(srv_api *a, const srv_auth *auth) { a->auth = auth; }
 
-srv_api *srv_api_create(srv_models *models, srv_loop *loop) {
+srv_api *srv_api_create(srv_models *models, srv_loop *loop, srv_metrics *metrics) {
   srv_api *a = calloc(1, sizeof *a);
   if (a) {
     a->models = models;
     a->loop = loop;
+    a->metrics = metrics;
   }
   return a;
 }

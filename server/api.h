@@ -45,7 +45,9 @@ int srv_route_parse(const char *method, const char *path, srv_route *out, char *
 
 typedef struct srv_api srv_api;
 
-srv_api *srv_api_create(srv_models *models, srv_loop *loop);
+/* metrics: inference times are recorded there and /metrics renders it (NULL: nothing
+ * recorded, /metrics answers 404). Borrowed: must outlive the API. */
+srv_api *srv_api_create(srv_models *models, srv_loop *loop, srv_metrics *metrics);
 void srv_api_destroy(srv_api *a);
 /* Bearer tokens the routes require (auth.h); NULL or never set: everything open. Borrowed:
  * must outlive the API. */

@@ -686,7 +686,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   /* 499: nginx's "client closed request" */
   int code = r->cut ? 408 : r->state == RQ_SENT ? r->code : 499;
   double secs = srv_now() - r->t_ready;
-  srv_metrics_request(r->model, r->version, r->api[0] ? r->api : "other", code, secs);
+  srv_metrics_request(h->p.metrics, r->model, r->version, r->api[0] ? r->api : "other", code, secs);
   int level = code >= 500 ? SRV_LOG_WARN : code >= 400 ? SRV_LOG_INFO : SRV_LOG_DEBUG;
   if (srv_log_enabled(level))
     srv_logf(level, r->id, "%s %s -> %d (%.2f ms)%s", r->method, r->path, code, secs * 1e3,

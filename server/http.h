@@ -32,6 +32,8 @@
 #ifndef ORCHARD_SRV_HTTP_H
 #define ORCHARD_SRV_HTTP_H
 
+#include "metrics.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +58,9 @@ typedef struct srv_http_params {
    * on a connection without a client certificate that chains to custom_ca gets 403. Borrowed:
    * must outlive the server. */
   const struct srv_tls *tls;
+  /* Every finished request is counted here (model, version, API, code, latency); NULL:
+   * nothing recorded. Borrowed: must outlive the server. */
+  srv_metrics *metrics;
 } srv_http_params;
 
 int srv_http_start(const srv_http_params *p, srv_http **out, char *msg, size_t cap);

@@ -4,7 +4,8 @@
  * A series is (family, rendered label text) -> counter / gauge / histogram. Series are few
  * (models x versions x APIs x codes), so they live in one array searched linearly under one
  * mutex; recording a request costs a short scan and a few adds. Label text is rendered once
- * when the series is created, with values escaped as the text format requires.
+ * when the series is created, with values escaped as the text format requires. All of it
+ * lives in the srv_metrics handle main owns; nothing here is process-wide.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -61,12 +62,16 @@ typedef struct collector {
   void *arg;
 } collector;
 
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static series *g_series;
-static int g_n, g_cap;
-static collector g_collectors[8];
-static int g_n_collectors;
-static double g_start_time;
+#define MAX_COLLECTORS 8
+
+struct srv_metrics {
+  pthread_mutex_t mu;
+  series *series;
+  int n, cap;
+  collector collectors[MAX_COLLECTORS];
+  int n_collectors;
+  double start_time;
+};
 
 static void escape_label(srv_buf *b, const char *v) {
   for (const char *c = v; *c; c++) {
@@ -89,8 +94,8 @@ static void render_labels(srv_buf *b, const char *const *labels) {
   }
 }
 
-/* Under g_mu. NULL on allocation failure (the sample is dropped). */
-static series *find_series(int fam, const char *const *labels) {
+/* Under m->mu. NULL on allocation failure (the sample is dropped). */
+static series *find_series(srv_metrics *m, int fam, const char *const *labels) {
   srv_buf key;
   srv_buf_init(&key);
   render_labels(&key, labels);
@@ -99,26 +104,26 @@ static series *find_series(int fam, const char *const *labels) {
     return NULL;
   }
   const char *k = key.data ? key.data : "";
-  for (int i = 0; i < g_n; i++)
-    if (g_series[i].fam == fam && !strcmp(g_series[i].labels, k)) {
+  for (int i = 0; i < m->n; i++)
+    if (m->series[i].fam == fam && !strcmp(m->series[i].labels, k)) {
       srv_buf_free(&key);
-      return &g_series[i];
+      return &m->series[i];
     }
-  if (g_n == g_cap) {
-    int cap = g_cap ? g_cap * 2 : 64;
-    series *s = realloc(g_series, (size_t)cap * sizeof *s);
+  if (m->n == m->cap) {
+    int cap = m->cap ? m->cap * 2 : 64;
+    series *s = realloc(m->series, (size_t)cap * sizeof *s);
     if (!s) {
       srv_buf_free(&key);
       return NULL;
     }
-    g_series = s;
-    g_cap = cap;
+    m->series = s;
+    m->cap = cap;
   }
   char *owned = strdup(k);
   srv_buf_free(&key);
   if (!owned)
     return NULL;
-  series *s = &g_series[g_n++];
+  series *s = &m->series[m->n++];
   memset(s, 0, sizeof *s);
   s->fam = fam;
   s->labels = owned;
@@ -131,22 +136,44 @@ static double now_wall(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-void srv_metrics_init(void) {
-  pthread_mutex_lock(&g_mu);
-  if (g_start_time == 0)
-    g_start_time = now_wall();
-  pthread_mutex_unlock(&g_mu);
+int srv_metrics_create(srv_metrics **out) {
+  *out = NULL;
+  srv_metrics *m = calloc(1, sizeof *m);
+  if (!m)
+    return -1;
+  if (pthread_mutex_init(&m->mu, NULL) != 0) {
+    free(m);
+    return -1;
+  }
+  m->start_time = now_wall();
+  *out = m;
+  return 0;
 }
 
-void srv_metrics_reset(void) {
-  pthread_mutex_lock(&g_mu);
-  for (int i = 0; i < g_n; i++)
-    free(g_series[i].labels);
-  free(g_series);
-  g_series = NULL;
-  g_n = g_cap = 0;
-  g_n_collectors = 0;
-  pthread_mutex_unlock(&g_mu);
+/* Under m->mu. */
+static void drop_series(srv_metrics *m) {
+  for (int i = 0; i < m->n; i++)
+    free(m->series[i].labels);
+  free(m->series);
+  m->series = NULL;
+  m->n = m->cap = 0;
+}
+
+void srv_metrics_destroy(srv_metrics *m) {
+  if (!m)
+    return;
+  drop_series(m);
+  pthread_mutex_destroy(&m->mu);
+  free(m);
+}
+
+void srv_metrics_reset(srv_metrics *m) {
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  drop_series(m);
+  m->n_collectors = 0;
+  pthread_mutex_unlock(&m->mu);
 }
 
 static void observe(series *s, double v) {
@@ -159,54 +186,65 @@ static void observe(series *s, double v) {
     }
 }
 
-void srv_metrics_request(const char *model, const char *version, const char *api, int code,
-                         double seconds) {
+void srv_metrics_request(srv_metrics *m, const char *model, const char *version, const char *api,
+                         int code, double seconds) {
+  if (!m)
+    return;
   char codes[16];
   snprintf(codes, sizeof codes, "%d", code);
   const char *l1[] = {"model", model, "version", version, "api", api, "code", codes, NULL};
   const char *l2[] = {"model", model, "api", api, NULL};
-  pthread_mutex_lock(&g_mu);
-  series *s = find_series(FAM_REQUESTS, l1);
+  pthread_mutex_lock(&m->mu);
+  series *s = find_series(m, FAM_REQUESTS, l1);
   if (s)
     s->value += 1;
-  if ((s = find_series(FAM_REQUEST_SECONDS, l2)))
+  if ((s = find_series(m, FAM_REQUEST_SECONDS, l2)))
     observe(s, seconds);
-  pthread_mutex_unlock(&g_mu);
+  pthread_mutex_unlock(&m->mu);
 }
 
-void srv_metrics_inference(const char *model, const char *version, double seconds) {
+void srv_metrics_inference(srv_metrics *m, const char *model, const char *version, double seconds) {
+  if (!m)
+    return;
   const char *l[] = {"model", model, "version", version, NULL};
-  pthread_mutex_lock(&g_mu);
-  series *s = find_series(FAM_INFERENCE_SECONDS, l);
+  pthread_mutex_lock(&m->mu);
+  series *s = find_series(m, FAM_INFERENCE_SECONDS, l);
   if (s)
     observe(s, seconds);
-  pthread_mutex_unlock(&g_mu);
+  pthread_mutex_unlock(&m->mu);
 }
 
-void srv_metrics_load(const char *model, const char *version, double seconds, bool ok) {
+void srv_metrics_load(srv_metrics *m, const char *model, const char *version, double seconds,
+                      bool ok) {
+  if (!m)
+    return;
   const char *l[] = {"model", model, "version", version, NULL};
-  pthread_mutex_lock(&g_mu);
-  series *s = find_series(ok ? FAM_LOAD_SECONDS : FAM_LOAD_FAILURES, l);
+  pthread_mutex_lock(&m->mu);
+  series *s = find_series(m, ok ? FAM_LOAD_SECONDS : FAM_LOAD_FAILURES, l);
   if (s)
     s->value = ok ? seconds : s->value + 1;
-  pthread_mutex_unlock(&g_mu);
+  pthread_mutex_unlock(&m->mu);
 }
 
-void srv_metrics_add_collector(srv_metrics_collector fn, void *arg) {
-  pthread_mutex_lock(&g_mu);
-  if (g_n_collectors < (int)(sizeof g_collectors / sizeof g_collectors[0]))
-    g_collectors[g_n_collectors++] = (collector){fn, arg};
-  pthread_mutex_unlock(&g_mu);
+void srv_metrics_add_collector(srv_metrics *m, srv_metrics_collector fn, void *arg) {
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  if (m->n_collectors < MAX_COLLECTORS)
+    m->collectors[m->n_collectors++] = (collector){fn, arg};
+  pthread_mutex_unlock(&m->mu);
 }
 
-void srv_metrics_remove_collector(srv_metrics_collector fn, void *arg) {
-  pthread_mutex_lock(&g_mu);
-  for (int i = 0; i < g_n_collectors; i++)
-    if (g_collectors[i].fn == fn && g_collectors[i].arg == arg) {
-      g_collectors[i] = g_collectors[--g_n_collectors];
+void srv_metrics_remove_collector(srv_metrics *m, srv_metrics_collector fn, void *arg) {
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  for (int i = 0; i < m->n_collectors; i++)
+    if (m->collectors[i].fn == fn && m->collectors[i].arg == arg) {
+      m->collectors[i] = m->collectors[--m->n_collectors];
       break;
     }
-  pthread_mutex_unlock(&g_mu);
+  pthread_mutex_unlock(&m->mu);
 }
 
 static void put_number(srv_buf *b, double v) {
@@ -256,7 +294,7 @@ static void render_series(srv_buf *b, const family *f, const series *s) {
                  s->labels[0] ? "}" : "", (unsigned long long)s->count);
 }
 
-static void render_process(srv_buf *b) {
+static void render_process(srv_buf *b, double start_time) {
   long pages = 0, rss = 0;
   FILE *f = fopen("/proc/self/statm", "r");
   if (f) {
@@ -270,29 +308,34 @@ static void render_process(srv_buf *b) {
                      (double)rss * (double)sysconf(_SC_PAGESIZE));
   srv_buf_puts(b, "# HELP orchard_process_start_time_seconds Start time, Unix seconds\n"
                   "# TYPE orchard_process_start_time_seconds gauge\n");
-  srv_metrics_sample(b, "orchard_process_start_time_seconds", NULL, g_start_time);
+  srv_metrics_sample(b, "orchard_process_start_time_seconds", NULL, start_time);
 }
 
-char *srv_metrics_render(size_t *len) {
+char *srv_metrics_render(srv_metrics *m, size_t *len) {
+  if (!m) {
+    if (len)
+      *len = 0;
+    return NULL;
+  }
   srv_buf b;
   srv_buf_init(&b);
-  collector cols[8];
+  collector cols[MAX_COLLECTORS];
   int nc;
-  pthread_mutex_lock(&g_mu);
+  pthread_mutex_lock(&m->mu);
   for (int fi = 0; fi < FAM_COUNT; fi++) {
     const family *f = &FAMILIES[fi];
     srv_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
                    f->kind == KIND_COUNTER ? "counter"
                    : f->kind == KIND_GAUGE ? "gauge"
                                            : "histogram");
-    for (int i = 0; i < g_n; i++)
-      if (g_series[i].fam == fi)
-        render_series(&b, f, &g_series[i]);
+    for (int i = 0; i < m->n; i++)
+      if (m->series[i].fam == fi)
+        render_series(&b, f, &m->series[i]);
   }
-  render_process(&b);
-  nc = g_n_collectors;
-  memcpy(cols, g_collectors, sizeof cols);
-  pthread_mutex_unlock(&g_mu);
+  render_process(&b, m->start_time);
+  nc = m->n_collectors;
+  memcpy(cols, m->collectors, sizeof cols);
+  pthread_mutex_unlock(&m->mu);
   /* Collectors take their own locks; calling them outside ours avoids lock-order cycles. */
   for (int i = 0; i < nc; i++)
     cols[i].fn(&b, cols[i].arg);

@@ -67,6 +67,7 @@ typedef struct entry {
 struct srv_models {
   srv_models_params p;
   char *config_file;
+  srv_pool_registry *pools; /* the batching pools, for their metrics */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   pthread_t thread;
@@ -392,6 +393,7 @@ static rt_status start_pool(srv_models *M, entry *e, int64_t number, const char 
   pp.batching = M->p.batching ? &bp : NULL;
   pp.model = e->spec.name;
   pp.version = number_str;
+  pp.registry = M->pools;
   rt_status st = srv_pool_create(model, &pp, pool, err);
   if (owned)
     srv_batching_params_free(&bp);
@@ -493,7 +495,7 @@ static void load_version(srv_models *M, entry *e, int64_t number, uint64_t sig) 
     r->state = V_END;
   }
   pthread_mutex_unlock(&M->mu);
-  srv_metrics_load(e->spec.name, r->number_str, secs, st == RT_OK);
+  srv_metrics_load(M->p.metrics, e->spec.name, r->number_str, secs, st == RT_OK);
   if (st == RT_OK) {
     char how[1024];
     describe_serving(&info, pool, how, sizeof how);
@@ -794,7 +796,9 @@ int srv_models_create(const srv_models_params *p, srv_models **out, char *msg, s
     return -1;
   }
   M->p = *p;
-  if (p->config_file && !(M->config_file = strdup(p->config_file))) {
+  if (srv_pool_registry_create(p->metrics, &M->pools) != 0 ||
+      (p->config_file && !(M->config_file = strdup(p->config_file)))) {
+    srv_pool_registry_destroy(M->pools);
     free(M);
     srv_model_config_free(&c);
     snprintf(msg, cap, "out of memory");
@@ -886,6 +890,7 @@ void srv_models_destroy(srv_models *M) {
   for (int i = 0; i < M->n_entries; i++)
     entry_free(M->entries[i]);
   free(M->entries);
+  srv_pool_registry_destroy(M->pools); /* every pool is gone with its entry */
   free(M->config_file);
   pthread_mutex_destroy(&M->mu);
   pthread_cond_destroy(&M->cv);

@@ -45,6 +45,9 @@ typedef struct srv_models_params {
   bool auto_tune;
   int inter_op_given, intra_op_given;
   double auto_tune_seconds; /* budget per version; 0: 3 s */
+  /* Load times and failures, and the batching metrics of the pools (through a pool registry
+   * the manager owns). NULL: nothing recorded. Must outlive the manager. */
+  srv_metrics *metrics;
 } srv_models_params;
 
 /* How a serving version runs, for the metadata endpoints and the log. */

@@ -48,6 +48,7 @@ typedef struct serve {
   srv_flags flags;
   srv_loop loop;
   srv_models *models;
+  srv_metrics *metrics; /* created first, destroyed last: every module records into it */
   srv_http *http;
   srv_api *api;
 #ifdef ORCHARD_HAVE_GRPC
@@ -226,7 +227,10 @@ int srv_serve_main(int argc, char **argv) {
     goto out;
   }
   srv_log_init(f->log_format, f->log_level);
-  srv_metrics_init();
+  if (srv_metrics_create(&s->metrics) != 0) {
+    srv_log_error("out of memory");
+    goto out;
+  }
   if (f->ssl_config_file) {
     if (srv_tls_load(f->ssl_config_file, &s->tls, msg, sizeof msg) != 0) {
       srv_log_error("--ssl_config_file: %s", msg);
@@ -290,7 +294,8 @@ int srv_serve_main(int argc, char **argv) {
                           .batching = f->enable_batching ? &s->batching : NULL,
                           .auto_tune = f->auto_tune,
                           .inter_op_given = (int)f->tensorflow_inter_op_parallelism,
-                          .intra_op_given = (int)f->tensorflow_intra_op_parallelism};
+                          .intra_op_given = (int)f->tensorflow_intra_op_parallelism,
+                          .metrics = s->metrics};
   if (srv_models_create(&mp, &s->models, msg, sizeof msg) != 0) {
     srv_log_error("%s", msg);
     goto out;
@@ -304,8 +309,8 @@ int srv_serve_main(int argc, char **argv) {
     srv_log_error("%s", msg);
     goto out;
   }
-  srv_metrics_add_collector(srv_models_collect, s->models);
-  if (!(s->api = srv_api_create(s->models, &s->loop))) {
+  srv_metrics_add_collector(s->metrics, srv_models_collect, s->models);
+  if (!(s->api = srv_api_create(s->models, &s->loop, s->metrics))) {
     srv_log_error("out of memory");
     goto out;
   }
@@ -320,7 +325,8 @@ int srv_serve_main(int argc, char **argv) {
                           .on_idle = on_grpc_idle,
                           .idle_arg = s,
                           .tls = s->tls,
-                          .auth = &s->auth};
+                          .auth = &s->auth,
+                          .metrics = s->metrics};
     if (srv_grpc_start(&gp, &s->grpc, msg, sizeof msg) != 0) {
       srv_log_error("%s", msg);
       goto out;
@@ -344,7 +350,8 @@ int srv_serve_main(int argc, char **argv) {
                           .arg = s->api,
                           .on_idle = on_http_idle,
                           .idle_arg = s,
-                          .tls = s->tls};
+                          .tls = s->tls,
+                          .metrics = s->metrics};
     if (srv_http_start(&hp, &s->http, msg, sizeof msg) != 0) {
       srv_log_error("%s", msg);
       goto out;
@@ -365,7 +372,7 @@ out:
 #ifdef ORCHARD_HAVE_GRPC
   srv_grpc_stop(s->grpc); /* start failed after gRPC started: nothing is waiting any more */
 #endif
-  srv_metrics_remove_collector(srv_models_collect, s->models);
+  srv_metrics_remove_collector(s->metrics, srv_models_collect, s->models);
   srv_models_destroy(s->models); /* drains the worker queues, then unloads */
 #ifdef ORCHARD_HAVE_GRPC
   srv_grpc_destroy(s->grpc); /* every call has ended with the pools: grpc core can go */
@@ -376,6 +383,7 @@ out:
   srv_batching_params_free(&s->batching);
   srv_tls_free(s->tls);
   srv_auth_free(&s->auth);
+  srv_metrics_destroy(s->metrics); /* last: nothing records or collects any more */
   if (rc == 0 && s->stopping)
     srv_log_info("stopped");
   free(s);

@@ -10,8 +10,8 @@
  *
  * Batching: the batcher's queue lives under the pool mutex too, so one condition variable
  * (on CLOCK_MONOTONIC, the clock of srv_now) wakes a worker for a job, a new task, a batch
- * becoming due or close. Every batching pool is listed in one registry for the metrics
- * collector; each pool's counters are read under its own mutex. The recent time per batch
+ * becoming due or close. Every batching pool is listed in its owner's registry for the
+ * metrics collector; each pool's counters are read under its own mutex. The recent time per batch
  * and per job (EWMA under the mutex) gives the Retry-After of a queue-full refusal.
  */
 /* Messages and paths are cut at their buffer size on purpose. */
@@ -43,7 +43,8 @@ struct srv_pool {
   srv_batcher *batcher; /* NULL: no batching */
   srv_batch **batches;  /* one per worker */
   char model_label[256], version_label[64];
-  srv_pool *reg_next; /* registry of batching pools */
+  srv_pool_registry *registry; /* NULL: not listed */
+  srv_pool *reg_next;          /* registry->head list */
   /* Recent seconds per batch / per job on one worker (EWMA, under mu), for Retry-After. */
   double batch_seconds, job_seconds;
 };
@@ -51,9 +52,38 @@ struct srv_pool {
 /* Weight of the newest sample: about the last ten runs count. */
 #define EWMA_NEW 0.1
 
-static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static srv_pool *g_reg;
-static atomic_flag g_collector_added = ATOMIC_FLAG_INIT;
+struct srv_pool_registry {
+  pthread_mutex_t mu;
+  srv_pool *head;
+  srv_metrics *metrics;
+  /* The collector is registered on the first listed pool, so the collector order in the
+   * exposition stays what it was when the registry was process-wide. */
+  atomic_flag collector_added;
+};
+
+int srv_pool_registry_create(srv_metrics *metrics, srv_pool_registry **out) {
+  *out = NULL;
+  srv_pool_registry *r = calloc(1, sizeof *r);
+  if (!r)
+    return -1;
+  if (pthread_mutex_init(&r->mu, NULL) != 0) {
+    free(r);
+    return -1;
+  }
+  r->metrics = metrics;
+  atomic_flag_clear(&r->collector_added);
+  *out = r;
+  return 0;
+}
+
+void srv_pool_registry_destroy(srv_pool_registry *r) {
+  if (!r)
+    return;
+  if (atomic_flag_test_and_set(&r->collector_added))
+    srv_metrics_remove_collector(r->metrics, srv_pool_collect_batching, r);
+  pthread_mutex_destroy(&r->mu);
+  free(r);
+}
 
 static rt_status run_session(void *ctx, const rt_tensor *in, int n_in, rt_tensor *out,
                              rt_error *err) {
@@ -284,14 +314,16 @@ rt_status srv_pool_create(const rt_model *m, const srv_pool_params *params, srv_
     }
     p->n_started++;
   }
-  if (p->batcher) {
-    pthread_mutex_lock(&g_reg_mu);
-    p->reg_next = g_reg;
-    g_reg = p;
-    pthread_mutex_unlock(&g_reg_mu);
-    /* Outside g_reg_mu: rendering holds the metrics lock, then takes g_reg_mu. */
-    if (!atomic_flag_test_and_set(&g_collector_added))
-      srv_metrics_add_collector(srv_pool_collect_batching, NULL);
+  if (p->batcher && pp.registry) {
+    srv_pool_registry *r = pp.registry;
+    pthread_mutex_lock(&r->mu);
+    p->reg_next = r->head;
+    r->head = p;
+    p->registry = r;
+    pthread_mutex_unlock(&r->mu);
+    /* Outside r->mu: rendering calls the collector, which takes r->mu. */
+    if (!atomic_flag_test_and_set(&r->collector_added))
+      srv_metrics_add_collector(r->metrics, srv_pool_collect_batching, r);
   }
   *out = p;
   return RT_OK;
@@ -407,8 +439,10 @@ void srv_pool_collect_batching(srv_buf *b, void *arg) {
                         "# TYPE orchard_batch_queued_batches gauge\n");
   srv_buf_puts(&fam[6], "# HELP orchard_batch_retried_total Batches whose run failed and were "
                         "re-run request by request.\n# TYPE orchard_batch_retried_total counter\n");
-  pthread_mutex_lock(&g_reg_mu);
-  for (srv_pool *p = g_reg; p; p = p->reg_next) {
+  srv_pool_registry *r = arg;
+  if (r)
+    pthread_mutex_lock(&r->mu);
+  for (srv_pool *p = r ? r->head : NULL; p; p = p->reg_next) {
     srv_batcher_stats st;
     pthread_mutex_lock(&p->mu);
     srv_batcher_get_stats(p->batcher, &st);
@@ -449,7 +483,8 @@ void srv_pool_collect_batching(srv_buf *b, void *arg) {
     srv_metrics_sample(&fam[5], "orchard_batch_queued_batches", l, waiting);
     srv_metrics_sample(&fam[6], "orchard_batch_retried_total", l, (double)st.retried);
   }
-  pthread_mutex_unlock(&g_reg_mu);
+  if (r)
+    pthread_mutex_unlock(&r->mu);
   for (int i = 0; i < 7; i++) {
     if (fam[i].data)
       srv_buf_append(b, fam[i].data, fam[i].len);
@@ -489,13 +524,15 @@ void srv_pool_close(srv_pool *p) {
 void srv_pool_destroy(srv_pool *p) {
   if (!p)
     return;
-  pthread_mutex_lock(&g_reg_mu);
-  for (srv_pool **q = &g_reg; *q; q = &(*q)->reg_next)
-    if (*q == p) {
-      *q = p->reg_next;
-      break;
-    }
-  pthread_mutex_unlock(&g_reg_mu);
+  if (p->registry) {
+    pthread_mutex_lock(&p->registry->mu);
+    for (srv_pool **q = &p->registry->head; *q; q = &(*q)->reg_next)
+      if (*q == p) {
+        *q = p->reg_next;
+        break;
+      }
+    pthread_mutex_unlock(&p->registry->mu);
+  }
   srv_pool_close(p);
   for (int i = 0; i < p->n_started; i++)
     pthread_join(p->threads[i], NULL);

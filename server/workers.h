@@ -12,6 +12,10 @@
  * decoded request is submitted as a srv_batch_task; workers take ready batches before jobs,
  * sleep until the next batch is due, and deliver each task its rows on the worker thread.
  * Closing drains the batcher at once (waiting batches leave without their timeout).
+ *
+ * Batching pools list themselves in a srv_pool_registry (params.registry) their owner keeps
+ * (the model manager); the registry's one collector renders every listed pool's batching
+ * metrics, so each family's # HELP / # TYPE appears once however many pools batch.
  */
 #ifndef ORCHARD_SRV_WORKERS_H
 #define ORCHARD_SRV_WORKERS_H
@@ -19,6 +23,7 @@
 #include "batcher.h"
 #include "buf.h"
 #include "config.h"
+#include "metrics.h"
 #include "orchard/rt.h"
 
 #include <stdatomic.h>
@@ -42,6 +47,13 @@ struct srv_job {
 };
 
 typedef struct srv_pool srv_pool;
+typedef struct srv_pool_registry srv_pool_registry;
+
+/* The batching pools of one owner, for the batching metrics. metrics NULL: pools are listed
+ * but nothing is registered. Returns 0, or -1 when out of memory. */
+int srv_pool_registry_create(srv_metrics *metrics, srv_pool_registry **out);
+/* After every pool listed in it has been destroyed; unregisters the collector. NULL-safe. */
+void srv_pool_registry_destroy(srv_pool_registry *r);
 
 typedef struct srv_pool_params {
   int workers;          /* >= 1 */
@@ -52,6 +64,9 @@ typedef struct srv_pool_params {
   /* NULL: no batching. Copied at create; the pointer need not outlive the call. */
   const srv_batching_params *batching;
   const char *model, *version; /* metric labels of the batching metrics (default: name, "") */
+  /* A batching pool lists itself here while it lives; NULL: its batching metrics are not
+   * collected. Must outlive the pool. */
+  srv_pool_registry *registry;
 } srv_pool_params;
 
 srv_pool_params srv_pool_default_params(void);
@@ -83,10 +98,11 @@ int srv_retry_after_seconds(int queued, double seconds_each, int workers, double
 const srv_batcher_params *srv_pool_batcher_params(const srv_pool *p);
 /* Batches waiting (0 without batching). */
 int srv_pool_batches_waiting(srv_pool *p);
-/* Prometheus collector of every batching pool alive; the first batching pool registers it
- * with metrics.c (arg unused). Families, labelled by model and version: orchard_batch_size
- * (histogram, padded sizes), orchard_batch_queue_wait_seconds (histogram),
- * orchard_batch_padding_fraction, orchard_batch_rejected_total (queue full or too large),
+/* Prometheus collector of every batching pool listed in the registry `arg`; the registry
+ * registers it with its srv_metrics when the first batching pool is listed. Families,
+ * labelled by model and version: orchard_batch_size (histogram, padded sizes),
+ * orchard_batch_queue_wait_seconds (histogram), orchard_batch_padding_fraction,
+ * orchard_batch_rejected_total (queue full or too large),
  * orchard_batch_expired_total (deadline passed or cancelled while queued),
  * orchard_batch_queued_batches, orchard_batch_retried_total (batches whose run failed and were
  * re-run request by request, batcher.c). */

@@ -226,8 +226,8 @@ static void set_error(gcall *c, int code, const char *fmt, ...) {
 /* Any thread: sends the answer in c (code, msg, resp); the answer reference moves to the
  * SEND op. */
 static void send_answer(gcall *c) {
-  srv_metrics_request(c->model, c->version, c->api ? c->api : "grpc_unknown", c->code,
-                      srv_now() - c->t_start);
+  srv_metrics_request(c->g->p.metrics, c->model, c->version, c->api ? c->api : "grpc_unknown",
+                      c->code, srv_now() - c->t_start);
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   int n = 0;
@@ -259,7 +259,7 @@ static void send_answer(gcall *c) {
 
 /* Loop thread: the call is over without an answer (client gone). */
 static void drop_answer(gcall *c) {
-  srv_metrics_request(c->model, c->version, c->api ? c->api : "grpc_unknown", 499,
+  srv_metrics_request(c->g->p.metrics, c->model, c->version, c->api ? c->api : "grpc_unknown", 499,
                       srv_now() - c->t_start);
   call_unref(c);
 }
@@ -377,7 +377,7 @@ static void job_complete(srv_loop_item *it) {
   gcall *c = CALL_OF(it, it_done);
   c->in_pool = false;
   if (c->ran)
-    srv_metrics_inference(c->model, c->version, c->infer_seconds);
+    srv_metrics_inference(c->g->p.metrics, c->model, c->version, c->infer_seconds);
   if (c->closed)
     drop_answer(c);
   else
@@ -950,7 +950,7 @@ int srv_grpc_start(const srv_grpc_params *p, srv_grpc **out, char *msg, size_t c
     return -1;
   }
   g->thread_started = true;
-  srv_metrics_add_collector(collect, g);
+  srv_metrics_add_collector(g->p.metrics, collect, g);
   g->collecting = true;
   *out = g;
   return 0;
@@ -990,7 +990,7 @@ void srv_grpc_destroy(srv_grpc *g) {
   if (!g)
     return;
   if (g->collecting)
-    srv_metrics_remove_collector(collect, g);
+    srv_metrics_remove_collector(g->p.metrics, collect, g);
   if (g->server) {
     srv_grpc_stop(g);
     /* The worker pools have drained by now, so every call comes to an end; the queue thread

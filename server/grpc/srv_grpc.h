@@ -42,6 +42,9 @@ typedef struct srv_grpc_params {
   const struct srv_tls *tls;
   /* Bearer tokens the methods require (auth.h), or NULL: open. Borrowed: outlives the front. */
   const struct srv_auth *auth;
+  /* Calls and inference times are recorded here, and the front's gauges are collected from
+   * it; NULL: nothing recorded. Borrowed: must outlive the front. */
+  srv_metrics *metrics;
 } srv_grpc_params;
 
 /* 0, or -1 with msg (cannot bind the port, out of memory). */

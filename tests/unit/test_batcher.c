@@ -647,6 +647,13 @@ Test(batcher, pool_batches_requests_on_real_workers) {
   pp.workers = 2;
   pp.batching = &bp;
   pp.name = "square";
+  /* The pool lists itself in the registry it is given, which registers one collector with
+   * the metrics handle: the batching families reach the exposition through it. */
+  srv_metrics *metrics;
+  srv_pool_registry *reg;
+  cr_assert_eq(srv_metrics_create(&metrics), 0);
+  cr_assert_eq(srv_pool_registry_create(metrics, &reg), 0);
+  pp.registry = reg;
   srv_pool *pool;
   cr_assert_eq(srv_pool_create(m, &pp, &pool, &err), RT_OK, "%s", err.msg);
   cr_assert(srv_pool_batching(pool));
@@ -673,13 +680,29 @@ Test(batcher, pool_batches_requests_on_real_workers) {
   }
   srv_buf b;
   srv_buf_init(&b);
-  srv_pool_collect_batching(&b, NULL);
+  srv_pool_collect_batching(&b, reg);
   cr_assert(strstr(b.data, "orchard_batch_size_bucket{model=\"square\""), "%s", b.data);
   cr_assert(strstr(b.data, "orchard_batch_padding_fraction"));
   srv_buf_free(&b);
+  size_t len;
+  char *text = srv_metrics_render(metrics, &len);
+  cr_assert_not_null(text);
+  cr_assert(strstr(text, "orchard_batch_size_bucket{model=\"square\""), "%s", text);
+  free(text);
   srv_pool_close(pool);
   cr_assert_eq(srv_pool_submit_task(pool, &q[0].t, msg, sizeof msg), SRV_BATCH_SUBMIT_CLOSED);
   srv_pool_destroy(pool);
+  /* Destroyed pools leave the registry; destroying the registry drops its collector. */
+  srv_buf_init(&b);
+  srv_pool_collect_batching(&b, reg);
+  cr_assert_null(strstr(b.data, "model=\"square\""), "%s", b.data);
+  srv_buf_free(&b);
+  srv_pool_registry_destroy(reg);
+  text = srv_metrics_render(metrics, &len);
+  cr_assert_not_null(text);
+  cr_assert_null(strstr(text, "orchard_batch_size"), "%s", text);
+  free(text);
+  srv_metrics_destroy(metrics);
   rt_model_destroy(m);
   unlink(path);
   rmdir(dir);
