@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static rt_status fail(rt_error *err, rt_status code, const char *path, const char *what) {
   if (err) {
@@ -58,8 +59,9 @@ static int parse_shape(const char *h, rt_tensor *t) {
     return -1;
   s++;
   t->rank = 0;
+  /* A Python tuple: "()", "(3,)", "(1, 64, 64, 1)"; numbers are separated by commas only. */
   for (;;) {
-    while (*s == ' ' || *s == ',')
+    while (*s == ' ')
       s++;
     if (*s == ')')
       return 0;
@@ -72,6 +74,12 @@ static int parse_shape(const char *h, rt_tensor *t) {
       return -1;
     t->dims[t->rank++] = v;
     s = end;
+    while (*s == ' ')
+      s++;
+    if (*s == ',')
+      s++;
+    else if (*s != ')')
+      return -1;
   }
 }
 
@@ -127,6 +135,18 @@ static rt_status read_raw(const char *path, rt_tensor *t, npy_kind *kind, void *
     numel *= t->dims[i];
   }
   size_t bytes = (size_t)numel * kind_size(*kind);
+  /* The header alone must not decide an allocation: a 128-byte file may claim gigabytes. */
+  struct stat sb;
+  long at = ftell(f);
+  if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && at >= 0) {
+    uint64_t left = (uint64_t)sb.st_size > (uint64_t)at ? (uint64_t)sb.st_size - (uint64_t)at : 0;
+    if (left != bytes) {
+      st = fail(err, RT_ERR_PARSE, path,
+                left < bytes ? "data shorter than the shape in its header"
+                             : "data longer than the shape in its header");
+      goto done;
+    }
+  }
   *raw = malloc(bytes ? bytes : 1);
   if (!*raw) {
     st = fail(err, RT_ERR_NOMEM, path, "out of memory");
