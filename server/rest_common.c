@@ -248,23 +248,28 @@ static int ragged_leaf(fill_ctx *c, uint32_t v, int depth) {
                     srv_jsonin_type_name(c->d, v));
 }
 
+/* The innermost list, element by element: each value converted (or the first bad one named). */
+static int fill_row_each(fill_ctx *c, uint32_t v, int depth) {
+  const srv_jsonin_doc *d = c->d;
+  uint32_t n = srv_jsonin_size(d, v), e = v + 1;
+  for (uint32_t i = 0; i < n; i++, e = srv_jsonin_next(d, e)) {
+    c->idx[depth] = i;
+    srv_jsonin_type t = srv_jsonin_typeof(d, e);
+    int st = t == SRV_JSONIN_ARRAY || t == SRV_JSONIN_OBJECT ? ragged_leaf(c, e, depth + 1)
+                                                             : fill_scalar(c, e, depth + 1);
+    if (st != 200)
+      return st;
+  }
+  return 200;
+}
+
 /* The innermost list (depth c->rank - 1, its length already checked): the hot loop of every
  * request, one tight loop per dtype. */
 static int fill_row(fill_ctx *c, uint32_t v, int depth) {
   const srv_jsonin_doc *d = c->d;
   uint32_t n = srv_jsonin_size(d, v), e = v + 1;
-  int64_t *idx = &c->idx[depth];
-  if (!c->cur || c->io->dtype > RT_DT_BOOL) {
-    for (uint32_t i = 0; i < n; i++, e = srv_jsonin_next(d, e)) {
-      *idx = i;
-      srv_jsonin_type t = srv_jsonin_typeof(d, e);
-      int st = t == SRV_JSONIN_ARRAY || t == SRV_JSONIN_OBJECT ? ragged_leaf(c, e, depth + 1)
-                                                               : fill_scalar(c, e, depth + 1);
-      if (st != 200)
-        return st;
-    }
-    return 200;
-  }
+  if (!c->cur || c->io->dtype > RT_DT_BOOL)
+    return fill_row_each(c, v, depth);
   /* Scalars have no subtree: element i is token v + 1 + i until a container shows up, and
    * the row converters stop at the first token that is not theirs. */
   switch (c->io->dtype) {
@@ -291,17 +296,8 @@ static int fill_row(fill_ctx *c, uint32_t v, int depth) {
   }
   c->cur += (size_t)n * rt_dtype_size(c->io->dtype);
   return 200;
-slow:; /* something in this row does not fit: find it and say what (c->cur unchanged) */
-  e = v + 1;
-  for (uint32_t i = 0; i < n; i++, e = srv_jsonin_next(d, e)) {
-    *idx = i;
-    srv_jsonin_type t = srv_jsonin_typeof(d, e);
-    int st = t == SRV_JSONIN_ARRAY || t == SRV_JSONIN_OBJECT ? ragged_leaf(c, e, depth + 1)
-                                                             : fill_scalar(c, e, depth + 1);
-    if (st != 200)
-      return st;
-  }
-  return 200; /* unreachable: the fast loop failed on some element */
+slow: /* something in this row does not fit: find it and say what (c->cur unchanged) */
+  return fill_row_each(c, v, depth);
 }
 
 static int fill_rec(fill_ctx *c, uint32_t v, int depth) {

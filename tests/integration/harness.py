@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 import unittest
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("ORCHARD_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
@@ -614,6 +615,51 @@ def read_http_answer(s, timeout):
         return None, "", b""
     head, body = data.split(b"\r\n\r\n", 1)
     return int(head.split(b" ", 2)[1]), head.decode("latin1"), body
+
+
+def decode_png8(data, channels):
+    """(width, height, bytes of rows) of an 8-bit, non-interlaced PNG with `channels` samples
+    per pixel (1: gray, 3: RGB) — enough for the test images and for the masks task.c writes.
+    Anything else fails the test."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise AssertionError("not a PNG: %r" % data[:8])
+    ctype_of = {1: 0, 3: 2}
+    pos, idat, w = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, hgt, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if (depth, ctype, interlace) != (8, ctype_of[channels], 0):
+                raise AssertionError("PNG is not 8-bit, %d-channel, non-interlaced: %d %d %d"
+                                     % (channels, depth, ctype, interlace))
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    stride, bpp = w * channels, channels
+    out, prev = bytearray(), bytearray(stride)
+    for y in range(hgt):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b, c = prev[x], (prev[x - bpp] if x >= bpp else 0)
+            if f == 1:
+                line[x] = (line[x] + a) & 255
+            elif f == 2:
+                line[x] = (line[x] + b) & 255
+            elif f == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += line
+        prev = line
+    return w, hgt, bytes(out)
 
 
 class Client:

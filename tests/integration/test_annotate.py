@@ -16,10 +16,8 @@ scripts/test builds it before ctest, a standalone run builds it here, about a mi
 import base64
 import json
 import os
-import struct
 import sys
 import unittest
-import zlib
 
 import harness as h
 
@@ -35,42 +33,7 @@ MASK_TOL = 0.005
 
 def decode_gray_png(data):
     """(width, height, bytes) of an 8-bit gray, non-interlaced PNG (what task.c writes)."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise AssertionError("not a PNG: %r" % data[:8])
-    pos, idat, w = 8, b"", None
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            w, hgt, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            if (depth, ctype, interlace) != (8, 0, 0):
-                raise AssertionError("mask PNG is not 8-bit gray non-interlaced: %d %d %d"
-                                     % (depth, ctype, interlace))
-        elif kind == b"IDAT":
-            idat += body
-        elif kind == b"IEND":
-            break
-        pos += 12 + n
-    raw = zlib.decompress(idat)
-    out, prev = bytearray(), bytearray(w)
-    for y in range(hgt):
-        f, line = raw[y * (w + 1)], bytearray(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
-        for x in range(w):
-            a = line[x - 1] if x else 0
-            b, c = prev[x], (prev[x - 1] if x else 0)
-            if f == 1:
-                line[x] = (line[x] + a) & 255
-            elif f == 2:
-                line[x] = (line[x] + b) & 255
-            elif f == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out += line
-        prev = line
-    return w, hgt, bytes(out)
+    return h.decode_png8(data, 1)
 
 
 class AnnotateCase(h.ServerCase):

@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import struct
-import time
 import unittest
 import zlib
 
@@ -78,42 +77,7 @@ def png_chunk(kind, data):
 
 def decode_png_rgb8(data):
     """(width, height, bytes of RGB rows) of an 8-bit RGB non-interlaced PNG."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, w = 8, b"", None
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            w, hgt, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert (depth, ctype, interlace) == (8, 2, 0), "test reader: 8-bit RGB only"
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    raw = zlib.decompress(idat)
-    stride = w * 3
-    out = bytearray(stride * hgt)
-    prev = bytearray(stride)
-    for y in range(hgt):
-        ft = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a = line[x - 3] if x >= 3 else 0
-            b = prev[x]
-            c = prev[x - 3] if x >= 3 else 0
-            if ft == 1:
-                line[x] = (line[x] + a) & 255
-            elif ft == 2:
-                line[x] = (line[x] + b) & 255
-            elif ft == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif ft == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                line[x] = (line[x] + pr) & 255
-        out[y * stride:(y + 1) * stride] = line
-        prev = line
-    return w, hgt, bytes(out)
+    return h.decode_png8(data, 3)
 
 
 f32 = h.f32
